@@ -1,0 +1,235 @@
+"""Suppression lists: memory and SQLite behave the same, and SQLite survives reopening."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from smtpcodes.suppression import (
+    MemorySuppressionList,
+    SqliteSuppressionList,
+    SuppressionList,
+    normalize_address,
+)
+from smtpcodes.verdict import (
+    Category,
+    Outcome,
+    RetryWindow,
+    Scope,
+    SuppressAfter,
+    Verdict,
+)
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    """A clock that tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def verdict(
+    category: Category,
+    outcome: Outcome,
+    *,
+    suppress: bool,
+    suppress_after: SuppressAfter | None = None,
+) -> Verdict:
+    retry = suppress_after is not None
+    return Verdict(
+        outcome=outcome,
+        category=category,
+        retry=retry,
+        retry_after=RetryWindow.seconds(3600) if retry else None,
+        suppress=suppress,
+        scope=Scope.RECIPIENT,
+        rule=f"test.{category.value}",
+        suppress_after=suppress_after,
+    )
+
+
+UNKNOWN_USER = verdict(Category.MAILBOX_UNKNOWN, Outcome.PERMANENT, suppress=True)
+FULL_STRICT = verdict(Category.MAILBOX_FULL, Outcome.TRANSIENT, suppress=True)
+FULL_LENIENT = verdict(
+    Category.MAILBOX_FULL,
+    Outcome.TRANSIENT,
+    suppress=False,
+    suppress_after=SuppressAfter(3, timedelta(days=7)),
+)
+GREYLISTED = verdict(Category.GREYLISTED, Outcome.TRANSIENT, suppress=False)
+
+Factory = Callable[[FakeClock], SuppressionList]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_list(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    opened: list[SqliteSuppressionList] = []
+
+    def factory(clock: FakeClock) -> SuppressionList:
+        if request.param == "memory":
+            return MemorySuppressionList(clock=clock)
+        lst = SqliteSuppressionList(tmp_path / "suppression.db", clock=clock)
+        opened.append(lst)
+        return lst
+
+    yield factory
+    for lst in opened:
+        lst.close()
+
+
+def test_permanent_verdict_suppresses_at_once(make_list: Factory) -> None:
+    """A suppressing permanent verdict puts the address on the list with its reason."""
+    clock = FakeClock()
+    lst = make_list(clock)
+    assert lst.add("bob@example.com", UNKNOWN_USER) is True
+    assert "bob@example.com" in lst
+    entry = lst.get("bob@example.com")
+    assert entry is not None
+    assert entry.category == "mailbox_unknown"
+    assert entry.expires_at is None
+    assert entry.first_seen == START
+
+
+def test_non_suppressing_verdict_changes_nothing(make_list: Factory) -> None:
+    """A greylisting verdict neither suppresses nor creates an entry."""
+    lst = make_list(FakeClock())
+    assert lst.add("bob@example.com", GREYLISTED) is False
+    assert "bob@example.com" not in lst
+    assert lst.get("bob@example.com") is None
+
+
+def test_domain_case_is_ignored_local_part_kept(make_list: Factory) -> None:
+    """Matching ignores the domain's case but not the local part's."""
+    lst = make_list(FakeClock())
+    lst.add("Bob@Example.COM", UNKNOWN_USER)
+    assert "Bob@example.com" in lst
+    assert "<Bob@EXAMPLE.com>" in lst
+    assert "bob@example.com" not in lst
+
+
+def test_remove_lifts_an_entry(make_list: Factory) -> None:
+    """remove() lifts the address and reports whether there was one."""
+    lst = make_list(FakeClock())
+    lst.add("bob@example.com", UNKNOWN_USER)
+    assert lst.remove("bob@EXAMPLE.com") is True
+    assert "bob@example.com" not in lst
+    assert lst.remove("bob@example.com") is False
+
+
+def test_manual_add_without_verdict(make_list: Factory) -> None:
+    """A person can add an address by hand with a reason."""
+    lst = make_list(FakeClock())
+    assert lst.add("carol@example.org", reason="spam complaint") is True
+    entry = lst.get("carol@example.org")
+    assert entry is not None
+    assert entry.reason == "spam complaint"
+    assert "carol@example.org" in lst
+
+
+def test_soft_entry_expires(make_list: Factory) -> None:
+    """An entry made from a transient 452 4.2.2 verdict expires after the soft expiry."""
+    clock = FakeClock()
+    lst = make_list(clock)
+    lst.add("full@example.com", FULL_STRICT)
+    assert "full@example.com" in lst
+    entry = lst.get("full@example.com")
+    assert entry is not None
+    assert entry.expires_at == START + timedelta(days=30)
+    clock.advance(days=29)
+    assert "full@example.com" in lst
+    clock.advance(days=2)
+    assert "full@example.com" not in lst
+
+
+def test_suppress_after_counts_to_the_threshold(make_list: Factory) -> None:
+    """With suppress_after(3, 7 days) the third failure within the week suppresses."""
+    clock = FakeClock()
+    lst = make_list(clock)
+    assert lst.add("full@example.com", FULL_LENIENT) is False
+    assert "full@example.com" not in lst
+    clock.advance(days=2)
+    assert lst.add("full@example.com", FULL_LENIENT) is False
+    entry = lst.get("full@example.com")
+    assert entry is not None
+    assert entry.active is False
+    assert entry.failures == 2
+    clock.advance(days=2)
+    assert lst.add("full@example.com", FULL_LENIENT) is True
+    assert "full@example.com" in lst
+
+
+def test_suppress_after_window_slides(make_list: Factory) -> None:
+    """Failures older than the window no longer count towards the threshold."""
+    clock = FakeClock()
+    lst = make_list(clock)
+    lst.add("full@example.com", FULL_LENIENT)
+    clock.advance(days=5)
+    lst.add("full@example.com", FULL_LENIENT)
+    clock.advance(days=5)  # the first failure is now 10 days old
+    assert lst.add("full@example.com", FULL_LENIENT) is False
+    clock.advance(days=1)
+    assert lst.add("full@example.com", FULL_LENIENT) is True
+
+
+def test_hard_entry_is_not_softened(make_list: Factory) -> None:
+    """A later soft verdict does not give a permanent entry an expiry."""
+    clock = FakeClock()
+    lst = make_list(clock)
+    lst.add("bob@example.com", UNKNOWN_USER)
+    lst.add("bob@example.com", FULL_STRICT)
+    entry = lst.get("bob@example.com")
+    assert entry is not None
+    assert entry.expires_at is None
+    clock.advance(days=365)
+    assert "bob@example.com" in lst
+
+
+def test_sqlite_survives_reopen(tmp_path: Path) -> None:
+    """Entries, counts and reasons are read back after the file is reopened."""
+    clock = FakeClock()
+    path = tmp_path / "s.db"
+    with SqliteSuppressionList(path, clock=clock) as lst:
+        lst.add("bob@example.com", UNKNOWN_USER)
+        lst.add("full@example.com", FULL_LENIENT)
+        clock.advance(hours=1)
+        lst.add("full@example.com", FULL_LENIENT)
+    with SqliteSuppressionList(path, clock=clock) as again:
+        assert "bob@example.com" in again
+        entry = again.get("full@example.com")
+        assert entry is not None
+        assert entry.failure_times == (START, START + timedelta(hours=1))
+        assert again.add("full@example.com", FULL_LENIENT) is True
+        assert len(again) == 2
+
+
+def test_lists_satisfy_the_protocol(tmp_path: Path) -> None:
+    """Both implementations are SuppressionList instances at run time."""
+    with SqliteSuppressionList(tmp_path / "p.db") as lst:
+        assert isinstance(lst, SuppressionList)
+    assert isinstance(MemorySuppressionList(), SuppressionList)
+    assert not isinstance(object(), SuppressionList)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a@B.C", "a@b.c"),
+        ("  <X@Y.Org>", "X@y.org"),
+        ("weird", "weird"),
+        ('"a@b"@Example.com', '"a@b"@example.com'),
+    ],
+)
+def test_normalize_address(raw: str, expected: str) -> None:
+    """normalize_address trims, drops brackets and lower-cases the domain only."""
+    assert normalize_address(raw) == expected
