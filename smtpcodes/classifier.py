@@ -1,0 +1,292 @@
+"""The classifier: a reply (or bare text) and the loaded tables in, a Verdict out.
+
+Precedence, most specific first (spec: "Rules of precedence"):
+
+1. a text rule that matches the reply's words (``data/rules/*.yaml``);
+2. the pair of basic and enhanced code (the seeds' defaults, ``421 4.7.0``);
+3. the enhanced code (class-specific ``4.7.1``, then the registry's ``X.7.1``,
+   then its subject ``X.7`` for private codes such as ``5.7.515``), unless the
+   registry calls it undefined (``X.0.0``);
+4. the basic code, where a known SMTP stage may decide (552 at RCPT);
+5. the reply class.
+
+The basic code decides the outcome (``552 4.2.2`` is permanent); a rule may
+override it only where the table says so. A retry hint in the text ("try again in
+10 minutes") narrows ``retry_after``; "Retrying will NOT succeed" turns retry off.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import ReplyParseError
+from .hints import find_no_retry_hint, find_retry_hint
+from .policy import make_verdict
+from .reply import MAX_REPLY_CHARS, STAGES, EnhancedCode, Reply, find_enhanced_code, find_stage, parse_reply
+from .tables import CodeEntry, Tables, lookup_enhanced
+from .verdict import Category, Outcome, RetryWindow, Verdict
+
+__all__ = ["Classifier", "classify", "normalize_stage"]
+
+_OUTCOME_BY_CLASS = {
+    2: Outcome.SUCCESS,
+    3: Outcome.SUCCESS,
+    4: Outcome.TRANSIENT,
+    5: Outcome.PERMANENT,
+}
+_STAGE_ALIASES = {
+    "RCPT TO": "RCPT",
+    "MAIL FROM": "MAIL",
+    "END OF DATA": "EOM",
+    "END_OF_DATA": "EOM",
+    "DATA_END": "EOM",
+    "GREETING": "CONNECT",
+    "BANNER": "CONNECT",
+    "CONNECTION": "CONNECT",
+}
+
+
+def normalize_stage(stage: str | None) -> str | None:
+    """``"rcpt to"`` -> ``"RCPT"``; ``None`` stays None.
+
+    :raises ValueError: for a name that is no SMTP stage.
+    """
+    if stage is None:
+        return None
+    name = " ".join(str(stage).upper().split())
+    name = _STAGE_ALIASES.get(name, name)
+    if name not in STAGES:
+        msg = f"stage {stage!r} is not an SMTP stage; use one of {', '.join(STAGES)}"
+        raise ValueError(msg)
+    return name
+
+
+class Classifier:
+    """Holds loaded tables and classifies replies with them.
+
+    ``Classifier.default()`` uses the shipped tables and is built once;
+    ``Classifier.from_paths("overlay.yaml")`` lays user tables on top.
+    Results for ``str``/``bytes`` input are cached (``cache_size`` entries).
+    """
+
+    def __init__(self, tables: Tables, *, cache_size: int = 8192) -> None:
+        self.tables = tables
+        self._cached: Callable[[str | bytes, str | None], Verdict] = functools.lru_cache(
+            maxsize=cache_size
+        )(self._classify_raw)
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> Classifier:
+        """The classifier over the shipped tables (built once, then shared)."""
+        return cls(Tables.default())
+
+    @classmethod
+    def from_paths(cls, *overlays: str | Path) -> Classifier:
+        """A classifier over the default tables with overlay files or folders laid on top.
+
+        :raises TableError: if an overlay is malformed (naming file, entry, problem).
+        """
+        return cls(Tables.load(*overlays))
+
+    def classify(self, reply: str | bytes | Reply, /, *, stage: str | None = None) -> Verdict:
+        """Classify one reply: raw text or bytes, or a parsed :class:`Reply`.
+
+        Never raises for ``str``/``bytes`` input: text without a reply code is
+        classified by text rules alone (outcome ``unknown`` when nothing tells).
+        ``stage`` is the SMTP command the reply answered, when known.
+
+        :raises TypeError: for input of another type.
+        :raises ValueError: for a ``stage`` that is no SMTP stage.
+        """
+        if stage is not None:
+            stage = normalize_stage(stage)
+        if isinstance(reply, Reply):
+            return self._classify_reply(reply, stage)
+        if isinstance(reply, str | bytes):
+            return self._cached(reply, stage)
+        if isinstance(reply, bytearray | memoryview):
+            return self._cached(bytes(reply), stage)
+        msg = f"classify() takes a reply as str, bytes or Reply, not {type(reply).__name__}"
+        raise TypeError(msg)
+
+    __call__ = classify
+
+    def _classify_raw(self, raw: str | bytes, stage: str | None) -> Verdict:
+        try:
+            parsed = parse_reply(raw)
+        except ReplyParseError:
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            return self._classify_text(text[:MAX_REPLY_CHARS], stage)
+        return self._classify_reply(parsed, stage)
+
+    def _classify_reply(self, reply: Reply, stage: str | None) -> Verdict:
+        tables = self.tables
+        stage = stage or reply.stage
+        code = reply.code
+        enhanced = reply.enhanced
+        outcome = _OUTCOME_BY_CLASS.get(code // 100, Outcome.UNKNOWN)
+        lowered = reply.text.lower()
+        found = tables.rules.match(lowered, code, enhanced, stage)
+        if found is not None:
+            rule = found.rule
+            return self._finish(
+                rule.category,
+                rule.override_outcome or outcome,
+                reply=reply,
+                rule_id=rule.id,
+                lowered=lowered,
+                retry=rule.retry,
+                suppress=rule.suppress,
+                retry_after=rule.retry_after,
+                action=rule.action,
+                delivery_unknown=rule.delivery_unknown,
+            )
+        if outcome is Outcome.SUCCESS:
+            entry = tables.basic.get(code)
+            return self._finish(
+                Category.DELIVERED, outcome, reply=reply,
+                rule=entry.id if entry else f"class.{code // 100}xx", lowered=lowered,
+            )
+        entry = self._code_entry(code, enhanced, stage)
+        if entry is None:
+            return self._finish(Category.UNKNOWN, outcome, reply=reply, rule_id=f"class.{code // 100}xx", lowered=lowered)
+        return self._from_entry(entry, outcome, stage, reply=reply, lowered=lowered)
+
+    def _code_entry(self, code: int, enhanced: EnhancedCode | None, stage: str | None) -> CodeEntry | None:
+        tables = self.tables
+        basic = tables.basic.get(code)
+        if enhanced is not None:
+            pair = tables.pairs.get((code, str(enhanced)))
+            if pair is not None:
+                return pair
+            entry = lookup_enhanced(tables, enhanced)
+            if entry is not None and entry.category is not Category.UNKNOWN:
+                # A known stage still lets the basic code decide when the
+                # enhanced code only says "other" about its subject (X.Y.0).
+                if not (stage and basic and stage in basic.stage and enhanced.detail == 0):
+                    return entry
+        return basic
+
+    def _from_entry(
+        self, entry: CodeEntry, outcome: Outcome, stage: str | None, *, reply: Reply | None, lowered: str
+    ) -> Verdict:
+        return self._finish(
+            entry.category_for(outcome, stage),
+            outcome,
+            reply=reply,
+            rule_id=entry.id,
+            lowered=lowered,
+            retry=entry.retry,
+            suppress=entry.suppress,
+            retry_after=entry.retry_after,
+            action=entry.action,
+        )
+
+    def _classify_text(self, text: str, stage: str | None) -> Verdict:
+        """Text with no reply code: text rules, then an enhanced code such as ``#4.4.1``."""
+        tables = self.tables
+        lowered = text.lower()
+        stage = stage or find_stage(text)
+        enhanced = find_enhanced_code(text)
+        by_enhanced = _OUTCOME_BY_CLASS.get(enhanced.class_) if enhanced else None
+        found = tables.rules.match(lowered, None, enhanced, stage)
+        if found is not None:
+            rule = found.rule
+            outcome = rule.override_outcome or rule.outcome or by_enhanced or Outcome.UNKNOWN
+            return self._finish(
+                rule.category, outcome, reply=None, rule_id=rule.id, lowered=lowered,
+                retry=rule.retry, suppress=rule.suppress, retry_after=rule.retry_after,
+                action=rule.action, delivery_unknown=rule.delivery_unknown,
+            )
+        if enhanced is not None and by_enhanced is not None:
+            entry = lookup_enhanced(tables, enhanced)
+            if entry is not None:
+                return self._from_entry(entry, by_enhanced, stage, reply=None, lowered=lowered)
+        return self._finish(Category.UNKNOWN, Outcome.UNKNOWN, reply=None, rule_id=None, lowered=lowered)
+
+    def _finish(
+        self,
+        category: Category,
+        outcome: Outcome,
+        *,
+        reply: Reply | None,
+        rule_id: str | None = None,
+        rule: str | None = None,
+        lowered: str,
+        retry: bool | None = None,
+        suppress: bool | None = None,
+        retry_after: RetryWindow | None = None,
+        action: str | None = None,
+        delivery_unknown: bool = False,
+    ) -> Verdict:
+        policies = self.tables.categories
+        if retry is None:
+            retry = policies[category].retry_for(outcome)
+        if retry and find_no_retry_hint(lowered):
+            retry = False
+        if retry:
+            retry_after = find_retry_hint(lowered) or retry_after
+        return make_verdict(
+            category,
+            outcome,
+            reply=reply,
+            rule=rule_id or rule,
+            retry=retry,
+            retry_after=retry_after,
+            suppress=suppress,
+            delivery_unknown=delivery_unknown,
+            action=action,
+            policies=policies,
+        )
+
+    def explain(self, code: str) -> list[tuple[str, CodeEntry]]:
+        """What the tables say about a code: ``"421"``, ``"5.7.26"`` or ``"421 4.7.0"``.
+
+        Returns ``(kind, entry)`` pairs, most specific first.
+
+        :raises ValueError: if ``code`` is none of those forms.
+        """
+        text = " ".join(code.split())
+        tables = self.tables
+        parts = text.split(" ")
+        out: list[tuple[str, CodeEntry]] = []
+        if len(parts) == 2:
+            basic_text, enh_text = parts
+            enh = EnhancedCode.parse(enh_text)
+            if not (basic_text.isdigit() and len(basic_text) == 3):
+                msg = f"{code!r} is not a reply code such as 421, 5.7.26 or '421 4.7.0'"
+                raise ValueError(msg)
+            pair = tables.pairs.get((int(basic_text), str(enh)))
+            if pair is not None:
+                out.append(("pair", pair))
+            out.extend(self.explain(enh_text))
+            out.extend(self.explain(basic_text))
+            return out
+        if text.isdigit() and len(text) == 3:
+            entry = tables.basic.get(int(text))
+            if entry is None:
+                msg = f"{text} is not a reply code the tables know; codes run from 200 to 599"
+                raise ValueError(msg)
+            return [("basic", entry)]
+        try:
+            enh = EnhancedCode.parse(text.replace("x", "X").replace("X.", "5.", 1) if text.upper().startswith("X.") else text)
+        except ValueError:
+            msg = f"{code!r} is not a reply code such as 421, 5.7.26 or '421 4.7.0'"
+            raise ValueError(msg) from None
+        specific = tables.enhanced.get(str(enh))
+        if specific is not None and not text.upper().startswith("X."):
+            out.append(("enhanced", specific))
+        registry = tables.enhanced.get(enh.subject_key)
+        if registry is not None:
+            out.append(("enhanced", registry))
+        elif enh.subject in tables.subjects:
+            out.append(("subject", tables.subjects[enh.subject]))
+        return out
+
+
+def classify(reply: str | bytes | Reply, /, *, stage: str | None = None) -> Verdict:
+    """Classify one reply with the default tables; see :meth:`Classifier.classify`."""
+    return Classifier.default().classify(reply, stage=stage)

@@ -1,0 +1,267 @@
+"""Parse raw SMTP reply text into a :class:`Reply` value.
+
+Sans-I/O: this module takes ``str``/``bytes`` and returns values. It reads replies
+as servers send them (RFC 5321 §4.2: ``Reply-code [ SP textstring ] CRLF``, with
+``Reply-code "-"`` on every line but the last of a multi-line reply) and the forms
+they take once something has written them down: a DSN ``Diagnostic-Code`` (RFC 3464
+§2.3.6, ``smtp; 550 ...``), a Postfix or Exim log line (``host mx[192.0.2.1] said:
+550 ... (in reply to RCPT TO command)``), or a reply quoted after some noise.
+
+Work is bounded: input beyond :data:`MAX_REPLY_CHARS` characters is cut, every
+regular expression is linear (no nested quantifiers), and at most
+:data:`MAX_REPLY_LINES` lines are read.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from .errors import ReplyParseError
+
+__all__ = [
+    "MAX_REPLY_CHARS",
+    "MAX_REPLY_LINES",
+    "EnhancedCode",
+    "Reply",
+    "find_enhanced_code",
+    "parse_reply",
+]
+
+#: Characters of input that the parser reads; the rest is dropped (and ``truncated`` set).
+MAX_REPLY_CHARS = 16_384
+#: Lines of input that the parser reads.
+MAX_REPLY_LINES = 200
+
+# SMTP commands a reply can answer, as the classifier's ``stage`` names them.
+STAGES = ("CONNECT", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "EOM", "QUIT")
+
+
+@attrs.frozen(order=True)
+class EnhancedCode:
+    """An RFC 3463 enhanced status code, ``class.subject.detail`` (e.g. 5.1.1)."""
+
+    class_: int
+    subject: int
+    detail: int
+
+    def __str__(self) -> str:
+        return f"{self.class_}.{self.subject}.{self.detail}"
+
+    @property
+    def subject_key(self) -> str:
+        """The class-free ``X.subject.detail`` form under which the registry lists it."""
+        return f"X.{self.subject}.{self.detail}"
+
+    @classmethod
+    def parse(cls, text: str) -> EnhancedCode:
+        """Parse ``"5.1.1"``; raise :class:`ValueError` if it is not of that form."""
+        m = _ENHANCED_EXACT.fullmatch(text.strip())
+        if m is None:
+            msg = f"{text!r} is not an enhanced status code (class.subject.detail, e.g. 5.1.1)"
+            raise ValueError(msg)
+        return cls(int(m[1]), int(m[2]), int(m[3]))
+
+
+@attrs.frozen
+class Reply:
+    """One SMTP reply: the basic code, the enhanced code if any, and the text.
+
+    ``text`` is the message with the codes removed, its lines joined by one space;
+    ``lines`` are the reply's lines as received (codes included). ``enhanced_mismatch``
+    is set when the enhanced code's class disagrees with the basic code's (the
+    basic code then decides the outcome, as Postfix does). ``stage`` is the SMTP
+    command the reply answered when the text says so (``in reply to RCPT TO
+    command``); ``remote_host`` the host named in a log form.
+    """
+
+    code: int
+    enhanced: EnhancedCode | None
+    text: str
+    lines: tuple[str, ...]
+    enhanced_mismatch: bool = False
+    stage: str | None = None
+    remote_host: str | None = None
+    truncated: bool = False
+
+    @property
+    def reply_class(self) -> int:
+        """The first digit of the basic code (2, 3, 4 or 5)."""
+        return self.code // 100
+
+    def __str__(self) -> str:
+        head = f"{self.code} {self.enhanced} " if self.enhanced else f"{self.code} "
+        return head + self.text
+
+
+# RFC 3463 §2: status-code = class "." subject "." detail; subject and detail are
+# 1*3digit. Providers write private codes (5.7.515, 4.4.317) of the same shape.
+_ENHANCED_EXACT = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})")
+# An enhanced code at the start of a reply's text, optionally in qmail's ``#`` form.
+_ENHANCED_LEAD = re.compile(r"[(#]{0,2}([245])\.(\d{1,3})\.(\d{1,3})\)?(?=[\s:;,)\]]|$)")
+# An enhanced code anywhere (for replies that carry no basic code, e.g. ``(#4.4.1)``).
+_ENHANCED_ANY = re.compile(r"(?<![\w.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\w.]|\.\d)")
+
+# A reply line: the code, then a space, a dash or the end (RFC 5321 §4.2).
+_CODE_LINE = re.compile(r"[ \t>]{0,8}([2-5][0-9][0-9])(?:([ \t-])|$)")
+# Where a reply quoted after noise may start: after "said:", "]:", "replied:", ...
+_CODE_AFTER_LEAD = re.compile(
+    r"(?:said|replied|reply|response|responded|answered|error|stat|status|"
+    r"\]|\)|diagnostic-code|remote server)[ \t]*[:=]?[ \t]{0,8}([2-5][0-9][0-9])(?:([ \t-])|$)",
+    re.IGNORECASE,
+)
+# A code followed by an enhanced code of the same class anywhere in a line.
+_CODE_WITH_ENHANCED = re.compile(r"(?<![\w.])([2-5])([0-9][0-9])([ \t-])(?=[#(]?\1\.\d{1,3}\.\d{1,3})")
+# RFC 3464 diagnostic-type prefix: "smtp; ", "X-Postfix; ", "X-Unix; " ...
+_DSN_PREFIX = re.compile(r"[ \t]{0,8}[A-Za-z][A-Za-z0-9-]{0,30}[ \t]{0,4};[ \t]{0,8}")
+# Postfix appends "(in reply to RCPT TO command)"; Exim writes "after RCPT TO:<a@b>:".
+_IN_REPLY_TO = re.compile(
+    r"\(in reply to (?:the )?(MAIL FROM|RCPT TO|DATA|end of DATA|end of data|"
+    r"EHLO|HELO|STARTTLS|AUTH|QUIT|initial server greeting)[^)]{0,40}\)",
+    re.IGNORECASE,
+)
+_EXIM_AFTER = re.compile(
+    r"\bafter (MAIL FROM|RCPT TO|DATA|end of data|EHLO|HELO|STARTTLS|AUTH|"
+    r"initial connection|pipelined)",
+    re.IGNORECASE,
+)
+_HOST_SAID = re.compile(r"\bhost ([A-Za-z0-9.-]{1,253})(?:\s?\[[0-9A-Fa-f:.]{1,45}\])?(?: said)?:", re.IGNORECASE)
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+_SPACES = re.compile(r"[ \t]+")
+
+_STAGE_NAMES = {
+    "mail from": "MAIL",
+    "rcpt to": "RCPT",
+    "data": "DATA",
+    "end of data": "EOM",
+    "ehlo": "EHLO",
+    "helo": "HELO",
+    "starttls": "STARTTLS",
+    "auth": "AUTH",
+    "quit": "QUIT",
+    "initial server greeting": "CONNECT",
+    "initial connection": "CONNECT",
+}
+
+
+def _decode(raw: str | bytes) -> tuple[str, bool]:
+    if isinstance(raw, bytes | bytearray | memoryview):
+        data = bytes(raw[: MAX_REPLY_CHARS * 4])
+        text = data.decode("utf-8", errors="replace")
+    elif isinstance(raw, str):
+        text = raw
+    else:
+        msg = f"a reply must be str or bytes, not {type(raw).__name__}"
+        raise TypeError(msg)
+    truncated = len(text) > MAX_REPLY_CHARS
+    if truncated:
+        text = text[:MAX_REPLY_CHARS]
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    return text, truncated
+
+
+def find_stage(text: str) -> str | None:
+    """The SMTP stage a log or DSN text says the reply answered, if any."""
+    m = _IN_REPLY_TO.search(text) or _EXIM_AFTER.search(text)
+    if m is None:
+        return None
+    return _STAGE_NAMES.get(m[1].lower())
+
+
+def find_enhanced_code(text: str) -> EnhancedCode | None:
+    """The first enhanced status code anywhere in ``text`` (``#4.4.1`` included)."""
+    m = _ENHANCED_ANY.search(text[:MAX_REPLY_CHARS])
+    if m is None:
+        return None
+    return EnhancedCode(int(m[1]), int(m[2]), int(m[3]))
+
+
+def _locate(lines: list[str]) -> tuple[int, int, str] | None:
+    """Find the first reply line: (line index, column where the code starts, code)."""
+    for i, line in enumerate(lines):
+        m = _CODE_LINE.match(line)
+        if m is None:
+            prefix = _DSN_PREFIX.match(line)
+            if prefix is not None:
+                m = _CODE_LINE.match(line, prefix.end())
+        if m is not None:
+            return i, m.start(1), m[1]
+    for i, line in enumerate(lines):
+        m = _CODE_AFTER_LEAD.search(line) or _CODE_WITH_ENHANCED.search(line)
+        if m is not None:
+            start = m.start(1)
+            return i, start, line[start : start + 3]
+    return None
+
+
+def parse_reply(raw: str | bytes, /) -> Reply:
+    """Parse one SMTP reply from wire text, a DSN diagnostic or a log line.
+
+    >>> r = parse_reply("550-5.1.1 No such user\\r\\n550 5.1.1 here")
+    >>> r.code, str(r.enhanced), r.text
+    (550, '5.1.1', 'No such user here')
+
+    :raises ReplyParseError: if the text holds no reply code.
+    :raises TypeError: if ``raw`` is neither ``str`` nor ``bytes``.
+    """
+    text, truncated = _decode(raw)
+    lines = _NEWLINES.split(text, MAX_REPLY_LINES)[:MAX_REPLY_LINES]
+    found = _locate(lines)
+    if found is None:
+        preview = " ".join(text.split())[:60]
+        msg = (
+            f"no SMTP reply code (a number from 200 to 599 at the start of a line) "
+            f"in {preview!r}" if preview else "the reply is empty"
+        )
+        raise ReplyParseError(msg)
+    first, column, code_str = found
+    code = int(code_str)
+    lead = lines[first][:column]
+    stage = find_stage(text)
+    host_match = _HOST_SAID.search(lead) if lead else None
+
+    kept: list[str] = []
+    parts: list[str] = []
+    enhanced: EnhancedCode | None = None
+    ended = False
+    for index in range(first, len(lines)):
+        line = lines[index][column:] if index == first else lines[index]
+        if ended and not line.strip():
+            continue
+        m = _CODE_LINE.match(line)
+        if m is not None and m[1] == code_str and not ended:
+            body = line[m.end() :]
+            last = m[2] != "-"
+        elif m is not None:
+            # Another reply starts: ours is complete.
+            break
+        else:
+            # A wrapped or folded continuation without a code (DSN fields, logs).
+            body = line
+            last = False
+        kept.append(line.strip())
+        body = body.strip()
+        em = _ENHANCED_LEAD.match(body)
+        if em is not None:
+            if enhanced is None:
+                enhanced = EnhancedCode(int(em[1]), int(em[2]), int(em[3]))
+            body = body[em.end() :].lstrip()
+        if body:
+            parts.append(body)
+        if last:
+            ended = True
+    message = _SPACES.sub(" ", " ".join(parts))
+    if stage is not None:
+        message = _IN_REPLY_TO.sub("", message).strip()
+    return Reply(
+        code=code,
+        enhanced=enhanced,
+        text=message,
+        lines=tuple(kept),
+        enhanced_mismatch=enhanced is not None and enhanced.class_ != code // 100,
+        stage=stage,
+        remote_host=host_match[1] if host_match else None,
+        truncated=truncated,
+    )
