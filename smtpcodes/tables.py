@@ -297,15 +297,16 @@ class Tables:
         for path in files:
             sources.append(str(path))
             doc = _read_yaml(path)
-            for top in doc:
-                if top not in _TOP_KEYS:
-                    raise TableError(str(path), None, f"unknown top-level key {top!r}; expected one of {', '.join(sorted(_TOP_KEYS))}")
             if "provider" in doc:
+                # An e-mail API profile: smtpcodes.apis validates its own schema.
                 name = doc["provider"]
                 if not isinstance(name, str) or not name:
                     raise TableError(str(path), "provider", "provider must be a non-empty name")
                 providers[name] = (doc, str(path))
                 continue
+            for top in doc:
+                if top not in _TOP_KEYS:
+                    raise TableError(str(path), None, f"unknown top-level key {top!r}; expected one of {', '.join(sorted(_TOP_KEYS))}")
             cats = doc.get("categories") or {}
             if not isinstance(cats, dict):
                 raise TableError(str(path), "categories", "categories must map names to policies")
