@@ -1,0 +1,533 @@
+"""An asyncio sender over ``aiosmtplib`` that acts on verdicts.
+
+:class:`Sender` keeps a bounded pool of SMTP connections open across sends,
+reconnects when the server drops one, and returns a
+:class:`~smtpcodes.sendreport.SendReport` per message: one verdict per recipient
+and what happens next. It never sends a message twice to a recipient that
+accepted it: a retry goes to the recipients that were deferred, and only when
+the server refused them outright (never after a timeout once the body was sent).
+
+What it does with verdicts:
+
+- recipients on the suppression list are skipped before any network I/O, and
+  recipients whose verdict says ``suppress`` (or reaches a ``suppress_after``
+  threshold) are added to it;
+- a short retry window (within ``inline_retry_budget`` seconds) is waited out
+  inline with jittered exponential backoff; longer ones are left to the caller
+  or to :class:`smtpcodes.outbox.Outbox` through ``retry_at``;
+- ``rate_limited`` and ``server_busy`` halve the number of connections the
+  sender opens to the server for ``throttle_period`` seconds (the seeds' "retry
+  with reduced connection count").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.message
+import logging
+import random
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+import aiosmtplib
+from aiosmtplib.email import extract_recipients, extract_sender, parse_address
+from aiosmtplib.response import SMTPResponse
+from aiosmtplib.typing import Default
+
+from .exceptions import classify_exception, classify_response
+from .policy import make_verdict
+from .sendreport import RecipientResult, SendReport, TransactionLog, resolve_transaction
+from .suppression import SuppressionList, normalize_address
+from .verdict import Category, Outcome, Verdict
+
+__all__ = ["Sender", "OnVerdict", "logger"]
+
+#: Log records carry the verdict as ``smtpcodes_*`` attributes (see :func:`log_verdict`).
+logger = logging.getLogger("smtpcodes.send")
+# A library stays silent unless the application configures logging.
+logger.addHandler(logging.NullHandler())
+
+#: ``on_verdict(recipient, verdict)``: called once per recipient per attempt.
+OnVerdict = Callable[[str, Verdict], None]
+
+Message = email.message.EmailMessage | email.message.Message | bytes | str
+
+_THROTTLING = frozenset({Category.RATE_LIMITED, Category.SERVER_BUSY})
+_Timeout = float | Literal[Default.token] | None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def log_verdict(recipient: str, verdict: Verdict, attempt: int) -> None:
+    """Emit one ``logging`` record for a recipient's verdict, its fields as attributes."""
+    level = logging.INFO if verdict.outcome is Outcome.SUCCESS else logging.WARNING
+    if not logger.isEnabledFor(level):
+        return
+    reply = verdict.reply
+    logger.log(
+        level,
+        "%s: %s (%s) on attempt %d",
+        recipient,
+        verdict.category.value,
+        verdict.outcome.value,
+        attempt,
+        extra={
+            "smtpcodes_recipient": recipient,
+            "smtpcodes_attempt": attempt,
+            "smtpcodes_outcome": verdict.outcome.value,
+            "smtpcodes_category": verdict.category.value,
+            "smtpcodes_retry": verdict.retry,
+            "smtpcodes_suppress": verdict.suppress,
+            "smtpcodes_scope": verdict.scope.value,
+            "smtpcodes_delivery_unknown": verdict.delivery_unknown,
+            "smtpcodes_code": reply.code if reply is not None else None,
+            "smtpcodes_rule": verdict.rule,
+        },
+    )
+
+
+class _TrackingSMTP(aiosmtplib.SMTP):
+    """An ``aiosmtplib.SMTP`` that writes each transaction step into a log.
+
+    ``send_message`` still does the work (flattening, SMTPUTF8, SIZE, RSET on
+    refusal); the overrides only note which command is in progress and what every
+    reply said, which ``send_message``'s return value and exceptions do not tell.
+    """
+
+    log: TransactionLog | None = None
+
+    async def mail(
+        self,
+        sender: str,
+        /,
+        *,
+        options: Iterable[str] | None = None,
+        encoding: str = "ascii",
+        timeout: _Timeout = Default.token,
+    ) -> SMTPResponse:
+        log = self.log
+        if log is not None:
+            log.stage = "MAIL"
+        try:
+            return await super().mail(sender, options=options, encoding=encoding, timeout=timeout)
+        except aiosmtplib.SMTPResponseException as exc:
+            if log is not None:
+                log.note_reply("MAIL", exc.code, exc.message)
+            raise
+
+    async def rcpt(
+        self,
+        recipient: str,
+        /,
+        *,
+        options: Iterable[str] | None = None,
+        encoding: str = "ascii",
+        timeout: _Timeout = Default.token,
+    ) -> SMTPResponse:
+        log = self.log
+        if log is not None:
+            log.stage = "RCPT"
+        try:
+            response = await super().rcpt(
+                recipient, options=options, encoding=encoding, timeout=timeout
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            if log is not None:
+                log.note_reply("RCPT", exc.code, exc.message, recipient)
+            raise
+        if log is not None:
+            log.note_reply("RCPT", response.code, response.message, recipient)
+        return response
+
+    async def data(
+        self, message: str | bytes, /, *, timeout: _Timeout = Default.token
+    ) -> SMTPResponse:
+        log = self.log
+        if log is not None:
+            log.stage = "DATA"
+            log.data_started = True
+        try:
+            response = await super().data(message, timeout=timeout)
+        except aiosmtplib.SMTPResponseException as exc:
+            if log is not None:
+                log.note_reply("DATA", exc.code, exc.message)
+            raise
+        if log is not None:
+            log.note_reply("DATA", response.code, response.message)
+        return response
+
+
+_REPLY_STAGE: tuple[tuple[type[aiosmtplib.SMTPResponseException], str], ...] = (
+    (aiosmtplib.SMTPAuthenticationError, "AUTH"),
+    (aiosmtplib.SMTPHeloError, "EHLO"),
+    (aiosmtplib.SMTPConnectResponseError, "CONNECT"),
+    (aiosmtplib.SMTPSenderRefused, "MAIL"),
+    (aiosmtplib.SMTPDataError, "DATA"),
+)
+
+
+class _Pool:
+    """A bounded set of connections whose size can shrink for a while.
+
+    ``limit`` is the number of connections in use at once; :meth:`throttle`
+    halves it until a deadline, after which it is back to the maximum.
+    """
+
+    def __init__(self, factory: Callable[[], _TrackingSMTP], max_connections: int) -> None:
+        self._factory = factory
+        self.max_connections = max_connections
+        self._reduced = max_connections
+        self._throttled_until = 0.0
+        self._idle: list[_TrackingSMTP] = []
+        self._in_use = 0
+        self._changed: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    @property
+    def limit(self) -> int:
+        """How many connections may be in use now."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._throttled_until:
+            return self._reduced
+        return self.max_connections
+
+    def throttle(self, seconds: float) -> None:
+        """Halve the connection count (at least one) for ``seconds``."""
+        now = asyncio.get_running_loop().time()
+        current = self.limit
+        self._reduced = max(1, current // 2)
+        self._throttled_until = max(self._throttled_until, now + seconds)
+        while self._idle and len(self._idle) + self._in_use > self._reduced:
+            self._idle.pop().close()
+
+    async def acquire(self) -> tuple[_TrackingSMTP, bool]:
+        """A connection (``True`` if it was kept open from an earlier send)."""
+        changed = self._condition()
+        async with changed:
+            while self._in_use >= self.limit:
+                wait = self._throttled_until - asyncio.get_running_loop().time()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=wait if wait > 0 else None)
+            self._in_use += 1
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client, True
+            client.close()
+        return self._factory(), False
+
+    async def release(self, client: _TrackingSMTP, *, reusable: bool) -> None:
+        """Give a connection back; keep it open only if it is healthy and wanted."""
+        client.log = None
+        if reusable and client.is_connected and len(self._idle) + self._in_use <= self.limit:
+            self._idle.append(client)
+        else:
+            client.close()
+        changed = self._condition()
+        async with changed:
+            self._in_use -= 1
+            changed.notify()
+
+    async def close(self) -> None:
+        """Say QUIT on every idle connection and close it."""
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await asyncio.wait_for(client.quit(), timeout=2)
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                pass
+            finally:
+                client.close()
+
+
+class Sender:
+    """Send messages over SMTP and get a verdict per recipient back.
+
+    Connection settings are ``aiosmtplib.SMTP``'s (``hostname``, ``port``,
+    ``username``, ``password``, ``use_tls``, ``start_tls``, ``timeout``,
+    ``tls_context``...). Use as ``async with Sender(...) as sender:``; connections
+    open on first use, stay open across sends, and the context closes them.
+    A sender is safe to share between tasks; at most ``max_connections`` are open.
+
+    ``suppression`` is a :class:`~smtpcodes.suppression.SuppressionList`;
+    ``on_verdict(recipient, verdict)`` is called for every recipient of every
+    attempt; ``clock`` (returning an aware ``datetime``) sets ``retry_at``.
+    """
+
+    def __init__(
+        self,
+        hostname: str | None = None,
+        port: int | None = None,
+        *,
+        suppression: SuppressionList | None = None,
+        max_connections: int = 1,
+        inline_retry_budget: float = 5.0,
+        max_inline_attempts: int = 3,
+        backoff_base: float = 0.5,
+        throttle_period: float = 60.0,
+        on_verdict: OnVerdict | None = None,
+        clock: Callable[[], datetime] | None = None,
+        **aiosmtplib_options: Any,
+    ) -> None:
+        if max_connections < 1:
+            msg = f"max_connections must be at least 1, got {max_connections}."
+            raise ValueError(msg)
+        self._options = {"hostname": hostname, "port": port, **aiosmtplib_options}
+        # Build one client now so that bad or conflicting options fail here, not on send.
+        _TrackingSMTP(**self._options)
+        self.suppression = suppression
+        self.inline_retry_budget = inline_retry_budget
+        self.max_inline_attempts = max_inline_attempts
+        self.backoff_base = backoff_base
+        self.throttle_period = throttle_period
+        self.on_verdict = on_verdict
+        self._clock = clock or _utcnow
+        self._pool = _Pool(self._new_client, max_connections)
+
+    def _new_client(self) -> _TrackingSMTP:
+        return _TrackingSMTP(**self._options)
+
+    @property
+    def max_connections(self) -> int:
+        """The configured upper bound on open connections."""
+        return self._pool.max_connections
+
+    @property
+    def connection_limit(self) -> int:
+        """How many connections the sender uses now (lower while throttled)."""
+        return self._pool.limit
+
+    async def __aenter__(self) -> Sender:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the open connections politely (``QUIT``)."""
+        await self._pool.close()
+
+    async def send(
+        self,
+        message: Message,
+        /,
+        recipients: Sequence[str] | str | None = None,
+        *,
+        sender: str | None = None,
+    ) -> SendReport:
+        """Send ``message`` and report, per recipient, what happened and what comes next.
+
+        ``message`` is an ``email.message.Message`` (sender and recipients default
+        to its headers, Bcc is not transmitted) or already-flattened ``bytes``/``str``
+        (then ``sender`` and ``recipients`` are required). Never raises for what a
+        server or the network does; raises :class:`ValueError` for a message
+        without a sender or recipients.
+        """
+        envelope_sender, wanted = _envelope(message, recipients, sender)
+        results: dict[str, RecipientResult] = {}
+        pending: list[str] = []
+        for recipient in wanted:
+            skipped = self._check_before_sending(recipient)
+            if skipped is None:
+                pending.append(recipient)
+            else:
+                results[recipient] = skipped
+        attempts: dict[str, int] = dict.fromkeys(pending, 0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.inline_retry_budget
+        attempt = 0
+        while pending:
+            attempt += 1
+            outcome = await self._attempt(message, envelope_sender, pending)
+            retry_now: list[str] = []
+            earliest = 0.0
+            for recipient in pending:
+                verdict, delivered = outcome[recipient]
+                attempts[recipient] += 1
+                self._notify(recipient, verdict, attempts[recipient])
+                results[recipient] = self._result(
+                    recipient, verdict, delivered=delivered, attempts=attempts[recipient]
+                )
+                window = verdict.retry_after
+                if results[recipient].deferred and not verdict.delivery_unknown and window:
+                    wait = window.earliest.total_seconds()
+                    if loop.time() + wait <= deadline:
+                        retry_now.append(recipient)
+                        earliest = max(earliest, wait)
+            self._maybe_throttle(v for v, _ in outcome.values())
+            if not retry_now or attempt >= self.max_inline_attempts:
+                break
+            delay = max(earliest, self._backoff(attempt))
+            if loop.time() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
+            pending = retry_now
+        return SendReport(tuple(results[r] for r in wanted))
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with "full jitter": spreads retries of many tasks apart.
+        ceiling = self.backoff_base * (2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _check_before_sending(self, recipient: str) -> RecipientResult | None:
+        """A result for a recipient that must not be sent to, else ``None``."""
+        if self.suppression is not None and recipient in self.suppression:
+            entry = self.suppression.get(recipient)
+            reason = entry.reason if entry is not None else "on the suppression list"
+            verdict = make_verdict(
+                Category.RECIPIENT_SUPPRESSED,
+                Outcome.PERMANENT,
+                rule="local.suppression_list",
+                action=f"Not sent: the address is on your suppression list ({reason}).",
+            )
+            self._notify(recipient, verdict, 0)
+            return RecipientResult(recipient, verdict, delivered=False, skipped=True)
+        try:
+            parse_address(recipient)
+        except ValueError:
+            verdict = make_verdict(
+                Category.ADDRESS_INVALID, Outcome.PERMANENT, rule="local.address_syntax"
+            )
+            self._notify(recipient, verdict, 0)
+            return self._result(recipient, verdict, delivered=False, attempts=0)
+        return None
+
+    def _result(
+        self, recipient: str, verdict: Verdict, *, delivered: bool, attempts: int
+    ) -> RecipientResult:
+        suppressed_now = False
+        if (
+            not delivered
+            and self.suppression is not None
+            and (verdict.suppress or verdict.suppress_after is not None)
+        ):
+            suppressed_now = self.suppression.add(recipient, verdict)
+        retry_at = None
+        if not delivered and verdict.retry and not suppressed_now:
+            window = verdict.retry_after
+            wait = window.earliest if window is not None else timedelta(0)
+            retry_at = self._clock() + wait
+        return RecipientResult(
+            recipient,
+            verdict,
+            delivered=delivered,
+            attempts=attempts,
+            suppressed_now=suppressed_now,
+            retry_at=retry_at,
+        )
+
+    def _notify(self, recipient: str, verdict: Verdict, attempt: int) -> None:
+        log_verdict(recipient, verdict, attempt)
+        if self.on_verdict is not None:
+            self.on_verdict(recipient, verdict)
+
+    def _maybe_throttle(self, verdicts: Iterable[Verdict]) -> None:
+        if any(v.category in _THROTTLING for v in verdicts):
+            self._pool.throttle(self.throttle_period)
+
+    async def _attempt(
+        self, message: Message, sender: str, recipients: list[str]
+    ) -> dict[str, tuple[Verdict, bool]]:
+        """One SMTP transaction for ``recipients``; a verdict for each."""
+        client, reused = await self._pool.acquire()
+        log = TransactionLog(tuple(recipients))
+        reusable = False
+        try:
+            await self._transact(client, log, message, sender, recipients)
+            if reused and _dropped_while_idle(log):
+                # The server closed a kept-open connection while it sat idle; nothing of
+                # this transaction reached it, so a fresh connection is no duplicate.
+                client.close()
+                client = self._new_client()
+                log = TransactionLog(tuple(recipients))
+                await self._transact(client, log, message, sender, recipients)
+            reusable = log.error is None and (
+                log.failure_reply is None or log.failure_reply[0] != 421
+            )
+        finally:
+            await self._pool.release(client, reusable=reusable)
+        return resolve_transaction(log, reply_verdict=_reply_verdict, error_verdict=_error_verdict)
+
+    async def _transact(
+        self,
+        client: _TrackingSMTP,
+        log: TransactionLog,
+        message: Message,
+        sender: str,
+        recipients: list[str],
+    ) -> None:
+        client.log = log
+        try:
+            if not client.is_connected:
+                log.stage = "CONNECT"
+                await client.connect()
+            if isinstance(message, email.message.Message):
+                await client.send_message(message, sender=sender, recipients=recipients)
+            else:
+                await client.sendmail(sender, recipients, message)
+        except aiosmtplib.SMTPRecipientsRefused:
+            # Every RCPT was refused; the tracking client noted each reply.
+            pass
+        except aiosmtplib.SMTPResponseException as exc:
+            if log.failure_reply is None:
+                stage = next((s for cls, s in _REPLY_STAGE if isinstance(exc, cls)), log.stage)
+                log.failure_reply = (exc.code, exc.message, stage)
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            log.error = exc
+        finally:
+            client.log = None
+
+
+def _dropped_while_idle(log: TransactionLog) -> bool:
+    return (
+        isinstance(log.error, ConnectionError)
+        and log.stage in {"CONNECT", "MAIL"}
+        and not log.rcpt_replies
+        and log.failure_reply is None
+    )
+
+
+def _reply_verdict(code: int, text: str, stage: str, /) -> Verdict:
+    return classify_response(code, text, stage=stage)
+
+
+def _error_verdict(exc: BaseException, after_data: bool, /) -> Verdict:
+    found = classify_exception(exc, after_data=after_data)
+    if isinstance(found, Verdict):
+        return found
+    return classify_exception(ConnectionError(str(exc)), after_data=after_data)  # type: ignore[return-value]
+
+
+def _envelope(
+    message: Message, recipients: Sequence[str] | str | None, sender: str | None
+) -> tuple[str, list[str]]:
+    """The envelope sender and the recipients, deduplicated in order."""
+    if isinstance(message, email.message.Message):
+        sender = sender or extract_sender(message)
+        if recipients is None:
+            recipients = extract_recipients(message)
+    if not sender:
+        msg = "The message has no sender: pass sender=... or set a From header."
+        raise ValueError(msg)
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not recipients:
+        msg = "The message has no recipients: pass recipients=... or set To/Cc/Bcc headers."
+        raise ValueError(msg)
+    seen: set[str] = set()
+    unique: list[str] = []
+    for recipient in recipients:
+        cleaned = recipient.strip()
+        key = normalize_address(cleaned)
+        if key not in seen:
+            seen.add(key)
+            unique.append(cleaned)
+    return sender, unique

@@ -1,0 +1,255 @@
+"""What a live send returns, and the rule that turns one SMTP transaction into verdicts.
+
+Sans-I/O: the asyncio sender (:mod:`smtpcodes.aio`) and the ``smtplib`` helper
+(:mod:`smtpcodes.sync`) fill a :class:`TransactionLog` as their transaction runs;
+:func:`resolve_transaction` reads it and decides one :class:`~smtpcodes.Verdict` per
+recipient. Keeping that decision here means both senders answer alike:
+
+- a refused ``RCPT`` speaks for that recipient only;
+- a refused ``MAIL`` or ``DATA``, or a failure to connect, start TLS or log in,
+  speaks for every recipient of the attempt;
+- a ``421`` anywhere closes the session, so it speaks for every recipient that has
+  no reply of its own (stdlib ``smtplib`` stops at the first ``421`` and reports
+  only the recipients tried so far, so "not refused" never means "accepted");
+- a timeout or a dropped connection once the message body was on its way sets
+  ``delivery_unknown``: the server may have taken it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+import attrs
+
+from .verdict import Verdict
+
+__all__ = [
+    "RecipientResult",
+    "SendReport",
+    "TransactionLog",
+    "ReplyClassifier",
+    "resolve_transaction",
+]
+
+
+class ReplyClassifier(Protocol):
+    """Anything that classifies reply text like :func:`smtpcodes.classify`."""
+
+    def __call__(self, reply: str, /, *, stage: str | None = None) -> Verdict:
+        """Classify one SMTP reply."""
+        ...
+
+
+@attrs.frozen
+class RecipientResult:
+    """What happened to one recipient in a send, and what happens next.
+
+    ``skipped`` means the address was on the suppression list and nothing was
+    sent; ``suppressed_now`` that this send's verdict put it there. ``attempts``
+    counts SMTP transactions that included the recipient. ``retry_at`` is set
+    for a deferred recipient: the earliest moment a new attempt makes sense.
+    """
+
+    recipient: str
+    verdict: Verdict
+    delivered: bool
+    skipped: bool = False
+    attempts: int = 0
+    suppressed_now: bool = False
+    retry_at: datetime | None = None
+
+    @property
+    def deferred(self) -> bool:
+        """Not delivered, but a later attempt can succeed."""
+        return (
+            not self.delivered
+            and not self.skipped
+            and not self.suppressed_now
+            and self.verdict.retry
+        )
+
+    @property
+    def failed(self) -> bool:
+        """Not delivered, and no later attempt will be made."""
+        return not self.delivered and not self.skipped and not self.deferred
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "recipient": self.recipient,
+            "delivered": self.delivered,
+            "skipped": self.skipped,
+            "deferred": self.deferred,
+            "attempts": self.attempts,
+            "suppressed_now": self.suppressed_now,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+            "verdict": self.verdict.as_dict(),
+        }
+
+
+@attrs.frozen
+class SendReport:
+    """The outcome of one ``send``: a :class:`RecipientResult` per recipient.
+
+    ``delivered``, ``deferred``, ``failed`` and ``suppressed`` (skipped because
+    already on the suppression list) partition the recipients, as address lists.
+    """
+
+    results: tuple[RecipientResult, ...]
+
+    def __iter__(self) -> Iterator[RecipientResult]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, recipient: str) -> RecipientResult:
+        for result in self.results:
+            if result.recipient == recipient:
+                return result
+        msg = f"{recipient!r} is not a recipient of this send."
+        raise KeyError(msg)
+
+    @property
+    def delivered(self) -> list[str]:
+        """Recipients the server accepted the message for."""
+        return [r.recipient for r in self.results if r.delivered]
+
+    @property
+    def deferred(self) -> list[str]:
+        """Recipients to try again later (see ``retry_at``)."""
+        return [r.recipient for r in self.results if r.deferred]
+
+    @property
+    def failed(self) -> list[str]:
+        """Recipients that failed for good (newly suppressed ones included)."""
+        return [r.recipient for r in self.results if r.failed]
+
+    @property
+    def suppressed(self) -> list[str]:
+        """Recipients skipped because they were already on the suppression list."""
+        return [r.recipient for r in self.results if r.skipped]
+
+    @property
+    def delivery_unknown(self) -> list[str]:
+        """Recipients for whom the server may or may not have taken the message."""
+        return [r.recipient for r in self.results if r.verdict.delivery_unknown]
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """The earliest time a deferred recipient should be tried again."""
+        times = [r.retry_at for r in self.results if r.deferred and r.retry_at is not None]
+        return min(times) if times else None
+
+    @property
+    def complete(self) -> bool:
+        """Whether nothing is left to retry."""
+        return not any(r.deferred for r in self.results)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "delivered": self.delivered,
+            "deferred": self.deferred,
+            "failed": self.failed,
+            "suppressed": self.suppressed,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+            "results": [r.as_dict() for r in self.results],
+        }
+
+
+@attrs.define
+class TransactionLog:
+    """What one SMTP transaction did, written by the I/O layer as it goes.
+
+    ``stage`` is the command in progress (``CONNECT``, ``MAIL``, ``RCPT``,
+    ``DATA``); ``data_started`` turns true once the ``DATA`` command is issued,
+    after which a lost connection leaves the outcome unknown.
+    """
+
+    recipients: tuple[str, ...]
+    stage: str = "CONNECT"
+    rcpt_replies: dict[str, tuple[int, str]] = attrs.Factory(dict)
+    data_started: bool = False
+    final_reply: tuple[int, str] | None = None
+    failure_reply: tuple[int, str, str] | None = None
+    """``(code, text, stage)`` of a reply that ended the whole transaction."""
+    error: BaseException | None = None
+    """A transport failure (timeout, disconnect, TLS) with no reply to classify."""
+
+    def note_reply(self, stage: str, code: int, text: str, recipient: str | None = None) -> None:
+        """Record a reply; a failing non-``RCPT`` reply or any ``421`` ends the transaction."""
+        if stage == "RCPT" and recipient is not None:
+            self.rcpt_replies[recipient] = (code, text)
+            if code == 421:
+                self.failure_reply = (code, text, stage)
+        elif stage == "DATA" and 200 <= code < 400:
+            if code < 300:
+                self.final_reply = (code, text)
+        elif not 200 <= code < 400:
+            self.failure_reply = (code, text, stage)
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the server took the message (a 2xx after the body)."""
+        return self.final_reply is not None and 200 <= self.final_reply[0] < 300
+
+
+def resolve_transaction(
+    log: TransactionLog,
+    *,
+    reply_verdict: ReplyVerdict,
+    error_verdict: ErrorVerdict,
+) -> dict[str, tuple[Verdict, bool]]:
+    """Decide ``(verdict, delivered)`` for every recipient of a finished transaction.
+
+    ``reply_verdict(code, text, stage)`` classifies a reply; ``error_verdict(exc,
+    after_data)`` classifies a transport failure. Precedence per recipient: its own
+    refused ``RCPT``; else the accepted message; else the reply that ended the
+    transaction; else the transport failure.
+    """
+    out: dict[str, tuple[Verdict, bool]] = {}
+    cache: dict[tuple[int, str, str], Verdict] = {}
+
+    def verdict_for(code: int, text: str, stage: str) -> Verdict:
+        key = (code, text, stage)
+        if key not in cache:
+            cache[key] = reply_verdict(code, text, stage)
+        return cache[key]
+
+    for recipient in log.recipients:
+        own = log.rcpt_replies.get(recipient)
+        if own is not None and not 200 <= own[0] < 300:
+            out[recipient] = (verdict_for(own[0], own[1], "RCPT"), False)
+        elif log.accepted and log.final_reply is not None and own is not None:
+            code, text = log.final_reply
+            out[recipient] = (verdict_for(code, text, "DATA"), True)
+        elif log.failure_reply is not None:
+            code, text, stage = log.failure_reply
+            out[recipient] = (verdict_for(code, text, stage), False)
+        elif log.error is not None:
+            after_data = log.data_started and own is not None
+            out[recipient] = (error_verdict(log.error, after_data), False)
+        else:
+            # The transaction ended without a word about this recipient (it was
+            # never offered to the server): a connection-level failure of ours.
+            out[recipient] = (error_verdict(ConnectionError("not attempted"), False), False)
+    return out
+
+
+class ReplyVerdict(Protocol):
+    """Classify ``(code, text, stage)`` into a verdict."""
+
+    def __call__(self, code: int, text: str, stage: str, /) -> Verdict:
+        """Classify one reply."""
+        ...
+
+
+class ErrorVerdict(Protocol):
+    """Classify a transport exception, knowing whether the body may have been taken."""
+
+    def __call__(self, exc: BaseException, after_data: bool, /) -> Verdict:
+        """Classify one exception."""
+        ...
