@@ -164,9 +164,13 @@ class Classifier:
                 return pair
             entry = lookup_enhanced(tables, enhanced)
             if entry is not None and entry.category is not Category.UNKNOWN:
-                # A known stage still lets the basic code decide when the
-                # enhanced code only says "other" about its subject (X.Y.0).
-                if not (stage and basic and stage in basic.stage and enhanced.detail == 0):
+                # An enhanced code that only says "other" about its subject
+                # (X.Y.0) defers to a basic code that says more: "530 5.7.0" is
+                # auth_required (RFC 4954), not a generic policy refusal.
+                generic = enhanced.detail == 0
+                if not (generic and basic is not None and (
+                    basic.category is not Category.UNKNOWN or (stage and stage in basic.stage)
+                )):
                     return entry
         return basic
 

@@ -103,6 +103,8 @@ _ENHANCED_LEAD = re.compile(r"[(#]{0,2}([245])\.(\d{1,3})\.(\d{1,3})\)?(?=[\s:;,
 # An enhanced code anywhere (for replies that carry no basic code, e.g. ``(#4.4.1)``).
 _ENHANCED_ANY = re.compile(r"(?<![\w.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\w.]|\.\d)")
 
+# qmail's trailing form, "(#5.3.4)", anywhere in a reply's text.
+_ENHANCED_HASH = re.compile(r"#([245])\.(\d{1,3})\.(\d{1,3})(?![\w.])")
 # A reply line: the code, then a space, a dash or the end (RFC 5321 §4.2).
 _CODE_LINE = re.compile(r"[ \t>]{0,8}([2-5][0-9][0-9])(?:([ \t-])|$)")
 # Where a reply quoted after noise may start: after "said:", "]:", "replied:", ...
@@ -253,6 +255,11 @@ def parse_reply(raw: str | bytes, /) -> Reply:
         if last:
             ended = True
     message = _SPACES.sub(" ", " ".join(parts))
+    if enhanced is None:
+        # qmail and some gateways put the enhanced code at the end: "... (#5.3.4)".
+        tail = _ENHANCED_HASH.search(message)
+        if tail is not None:
+            enhanced = EnhancedCode(int(tail[1]), int(tail[2]), int(tail[3]))
     if stage is not None:
         message = _IN_REPLY_TO.sub("", message).strip()
     return Reply(

@@ -35,7 +35,13 @@ __all__ = ["CodeEntry", "Tables", "data_path", "parse_window"]
 
 # The default files, in load order. Rules and provider profiles are read from
 # their folders, sorted by file name.
-_DEFAULT_FILES = ("categories.yaml", "basic_codes.yaml", "enhanced_codes.yaml", "seed_defaults.yaml")
+_DEFAULT_FILES = (
+    "categories.yaml",
+    "basic_codes.yaml",
+    "enhanced_codes.yaml",
+    "code_pairs.yaml",
+    "seed_defaults.yaml",
+)
 _DEFAULT_DIRS = ("rules", "providers")
 _TOP_KEYS = frozenset({"categories", "codes", "subjects", "rules", "provider"})
 _VERDICT_KEYS = frozenset({"category", "retry", "suppress", "retry_after", "action"})

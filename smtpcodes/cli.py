@@ -1,0 +1,306 @@
+"""The ``smtpcodes`` command line: classify replies, explain codes, list tables.
+
+Area commands (``http``, ``bounces``, ``logs``) live in their own modules and
+register here through ``register(subparsers)``. Bad input ends in one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO
+
+from .classifier import Classifier, normalize_stage
+from .errors import TableError
+from .tables import CodeEntry
+from .verdict import Verdict
+
+__all__ = ["CliError", "main", "split_replies"]
+
+# Modules that add subcommands; a module that is not installed is skipped.
+_COMMAND_MODULES = ("smtpcodes.apis.cli", "smtpcodes.bounces.cli")
+_REPLY_LINE = re.compile(r"\s{0,8}([2-5][0-9][0-9])([ -]|$)")
+
+
+class CliError(Exception):
+    """Bad input on the command line: printed as one line, exit status 2."""
+
+
+def split_replies(lines: Iterable[str]) -> Iterator[str]:
+    """Group input lines into replies, keeping multi-line replies together.
+
+    A line ``550-...`` continues until the line with the same code and a space
+    (RFC 5321 §4.2.1); a blank line ends a reply; any other line is a reply of
+    its own (a one-line reply, or text without a code).
+    """
+    group: list[str] = []
+    open_code: str | None = None
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            if group:
+                yield "\n".join(group)
+                group, open_code = [], None
+            continue
+        m = _REPLY_LINE.match(line)
+        if open_code is not None:
+            group.append(line)
+            if m is not None and m[1] == open_code and m[2] != "-":
+                yield "\n".join(group)
+                group, open_code = [], None
+            continue
+        if m is not None and m[2] == "-":
+            group, open_code = [line], m[1]
+            continue
+        yield line
+    if group:
+        yield "\n".join(group)
+
+
+def _classifier(args: argparse.Namespace) -> Classifier:
+    overlays = getattr(args, "overlay", None) or []
+    if not overlays:
+        return Classifier.default()
+    try:
+        return Classifier.from_paths(*overlays)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def format_verdict(label: str, verdict: Verdict) -> str:
+    """A verdict as a few aligned lines for people."""
+    window = verdict.retry_after
+    rows = [
+        ("outcome", verdict.outcome.value),
+        ("category", verdict.category.value),
+        ("retry", _yes(verdict.retry) + (f", in {_span(window.as_seconds())}" if window else "")),
+        ("suppress", _yes(verdict.suppress)),
+        ("scope", verdict.scope.value),
+    ]
+    if verdict.delivery_unknown:
+        rows.append(("delivery", "unknown: the message may have been accepted"))
+    rows.append(("rule", verdict.rule or "(none)"))
+    rows.append(("action", verdict.action))
+    head = " ".join(label.split())
+    if len(head) > 160:
+        head = head[:157] + "..."
+    return head + "\n" + "\n".join(f"  {name:<9} {value}" for name, value in rows)
+
+
+def _span(window: tuple[float, float]) -> str:
+    def one(seconds: float) -> str:
+        if seconds >= 3600 and seconds % 3600 == 0:
+            return f"{seconds / 3600:g} h"
+        if seconds >= 60 and seconds % 60 == 0:
+            return f"{seconds / 60:g} min"
+        return f"{seconds:g} s"
+
+    low, high = window
+    return one(low) if low == high else f"{one(low)} to {one(high)}"
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    classifier = _classifier(args)
+    try:
+        stage = normalize_stage(args.stage)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    replies: Iterable[str]
+    if args.reply:
+        replies = args.reply
+    else:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise CliError("give one or more replies as arguments, or pipe them on standard input")
+        replies = split_replies(sys.stdin)
+    out: TextIO = sys.stdout
+    first = True
+    for reply in replies:
+        verdict = classifier.classify(reply, stage=stage)
+        if args.json:
+            record = verdict.as_dict()
+            record["reply"] = reply
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            if not first:
+                out.write("\n")
+            out.write(format_verdict(reply, verdict) + "\n")
+        first = False
+    return 0
+
+
+def _entry_lines(kind: str, entry: CodeEntry) -> list[str]:
+    lines = [f"{kind} {entry.id}: {entry.title}" if entry.title else f"{kind} {entry.id}"]
+    lines.append(f"  category  {entry.category.value}")
+    if entry.transient_category is not None:
+        lines.append(f"  as 4xx    {entry.transient_category.value}")
+    for stage, category in entry.stage.items():
+        lines.append(f"  at {stage:<6} {category.value}")
+    if entry.retry is not None:
+        lines.append(f"  retry     {_yes(entry.retry)}")
+    if entry.suppress is not None:
+        lines.append(f"  suppress  {_yes(entry.suppress)}")
+    if entry.retry_after is not None:
+        lines.append(f"  window    {_span(entry.retry_after.as_seconds())}")
+    if entry.action:
+        lines.append(f"  action    {entry.action}")
+    if entry.reference:
+        lines.append(f"  source    {entry.reference}")
+    return lines
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    classifier = _classifier(args)
+    code = " ".join(args.code)
+    try:
+        found = classifier.explain(code)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not found:
+        raise CliError(f"the tables say nothing about {code!r}")
+    if args.json:
+        payload = [
+            {
+                "kind": kind,
+                "id": entry.id,
+                "title": entry.title,
+                "category": entry.category.value,
+                "transient_category": entry.transient_category.value if entry.transient_category else None,
+                "stage": {k: v.value for k, v in entry.stage.items()},
+                "retry": entry.retry,
+                "suppress": entry.suppress,
+                "retry_after": list(entry.retry_after.as_seconds()) if entry.retry_after else None,
+                "action": entry.action,
+                "reference": entry.reference,
+            }
+            for kind, entry in found
+        ]
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    blocks = ["\n".join(_entry_lines(kind, entry)) for kind, entry in found]
+    sys.stdout.write("\n\n".join(blocks) + "\n")
+    return 0
+
+
+def _cmd_codes(args: argparse.Namespace) -> int:
+    tables = _classifier(args).tables
+    out = sys.stdout
+    kinds = [args.table] if args.table else ["categories", "basic", "enhanced", "pairs", "rules"]
+    for kind in kinds:
+        if kind == "categories":
+            out.write(f"# categories ({len(tables.categories)})\n")
+            for category, policy in tables.categories.items():
+                out.write(f"{category.value:<22} scope={policy.scope.value:<10} {policy.action}\n")
+        elif kind == "basic":
+            out.write(f"# basic reply codes ({len(tables.basic)})\n")
+            for code in sorted(tables.basic):
+                entry = tables.basic[code]
+                out.write(f"{code}  {entry.category.value:<20} {entry.title}\n")
+        elif kind == "enhanced":
+            out.write(f"# enhanced status codes ({len(tables.enhanced)})\n")
+            for key in sorted(tables.enhanced, key=_enhanced_sort_key):
+                entry = tables.enhanced[key]
+                out.write(f"{key:<9} {entry.category.value:<20} {entry.title}\n")
+        elif kind == "pairs":
+            out.write(f"# code pairs ({len(tables.pairs)})\n")
+            for (code, enh), entry in sorted(tables.pairs.items()):
+                out.write(f"{code} {enh:<7} {entry.category.value:<20} {entry.title}\n")
+        elif kind == "rules":
+            out.write(f"# text rules ({len(tables.rules)})\n")
+            for rule in tables.rules.rules:
+                out.write(f"{rule.id:<48} {rule.category.value:<20} {rule.comment.splitlines()[0]}\n")
+        out.write("\n")
+    return 0
+
+
+def _enhanced_sort_key(key: str) -> tuple[int, ...]:
+    head, subject, detail = key.split(".")
+    return (0 if head == "X" else int(head), int(subject), int(detail))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with every installed area's subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="smtpcodes",
+        description="Turn SMTP replies, bounces and e-mail API errors into verdicts.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    overlay = argparse.ArgumentParser(add_help=False)
+    overlay.add_argument(
+        "--overlay", action="append", metavar="PATH",
+        help="a YAML file or folder laid over the default tables (repeatable)",
+    )
+
+    p = sub.add_parser("classify", parents=[overlay], help="classify SMTP replies",
+                       description="Classify SMTP replies given as arguments or on standard input "
+                       "(one per line; multi-line replies are kept together).")
+    p.add_argument("reply", nargs="*", help="reply text, e.g. '550 5.1.1 User unknown'")
+    p.add_argument("--stage", help="the SMTP command the reply answered (RCPT, MAIL, DATA, ...)")
+    p.add_argument("--json", action="store_true", help="one JSON object per reply")
+    p.set_defaults(func=_cmd_classify)
+
+    p = sub.add_parser("explain", parents=[overlay], help="show what the tables say about a code",
+                       description="Show the table entries for a code: 421, 5.7.26, X.1.1 or '421 4.7.0'.")
+    p.add_argument("code", nargs="+", help="the code")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_explain)
+
+    p = sub.add_parser("codes", parents=[overlay], help="list the tables")
+    p.add_argument("table", nargs="?", choices=["categories", "basic", "enhanced", "pairs", "rules"],
+                   help="only this table")
+    p.set_defaults(func=_cmd_codes)
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("smtpcodes")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 a command's own failure, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except CliError as exc:
+        print(f"smtpcodes: error: {exc}", file=sys.stderr)
+        return 2
+    except TableError as exc:
+        print(f"smtpcodes: error: broken table: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        print(f"smtpcodes: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
