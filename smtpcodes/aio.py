@@ -42,7 +42,7 @@ from .sendreport import RecipientResult, SendReport, TransactionLog, resolve_tra
 from .suppression import SuppressionList, normalize_address
 from .verdict import Category, Outcome, Verdict
 
-__all__ = ["Sender", "OnVerdict", "logger"]
+__all__ = ["Sender", "Message", "OnVerdict", "envelope_of", "log_verdict", "logger"]
 
 #: Log records carry the verdict as ``smtpcodes_*`` attributes (see :func:`log_verdict`).
 logger = logging.getLogger("smtpcodes.send")
@@ -52,6 +52,7 @@ logger.addHandler(logging.NullHandler())
 #: ``on_verdict(recipient, verdict)``: called once per recipient per attempt.
 OnVerdict = Callable[[str, Verdict], None]
 
+#: What :meth:`Sender.send` accepts: a message object, or flattened bytes/str.
 Message = email.message.EmailMessage | email.message.Message | bytes | str
 
 _THROTTLING = frozenset({Category.RATE_LIMITED, Category.SERVER_BUSY})
@@ -331,7 +332,7 @@ class Sender:
         server or the network does; raises :class:`ValueError` for a message
         without a sender or recipients.
         """
-        envelope_sender, wanted = _envelope(message, recipients, sender)
+        envelope_sender, wanted = envelope_of(message, recipients, sender)
         results: dict[str, RecipientResult] = {}
         pending: list[str] = []
         for recipient in wanted:
@@ -506,10 +507,14 @@ def _error_verdict(exc: BaseException, after_data: bool, /) -> Verdict:
     return classify_exception(ConnectionError(str(exc)), after_data=after_data)  # type: ignore[return-value]
 
 
-def _envelope(
+def envelope_of(
     message: Message, recipients: Sequence[str] | str | None, sender: str | None
 ) -> tuple[str, list[str]]:
-    """The envelope sender and the recipients, deduplicated in order."""
+    """The envelope sender and the recipients (deduplicated, in order) for a send.
+
+    Taken from the message's headers where not given; raises :class:`ValueError`
+    when there is no sender or no recipient.
+    """
     if isinstance(message, email.message.Message):
         sender = sender or extract_sender(message)
         if recipients is None:
