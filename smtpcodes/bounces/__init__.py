@@ -1,0 +1,24 @@
+"""Read bounces: delivery reports, auto-replies and complaints, one record per recipient.
+
+``parse_bounce(message)`` reads one received message (bytes, text, a path or
+an :class:`email.message.Message`); ``read_bounces(path)`` streams the
+messages of an ``.eml`` file, an mbox or a Maildir. Each
+:class:`BounceReport` lists :class:`BounceRecord` values with the recipient,
+the DSN action and status, the diagnostic reply and smtpcodes' verdict.
+"""
+
+from __future__ import annotations
+
+from .parse import parse_bounce
+from .readers import read_bounces, read_messages
+from .report import KINDS, BounceRecord, BounceReport, OriginalMessage
+
+__all__ = [
+    "KINDS",
+    "BounceRecord",
+    "BounceReport",
+    "OriginalMessage",
+    "parse_bounce",
+    "read_bounces",
+    "read_messages",
+]

@@ -1,0 +1,84 @@
+"""Standard delivery status notifications (RFC 3464, RFC 6533, RFC 6522).
+
+A ``multipart/report`` with a ``message/delivery-status`` (or
+``message/global-delivery-status``) part. Each recipient block becomes a
+finding; when a block has no ``Diagnostic-Code``, the human-readable part is
+searched for the text the MTA wrote next to that recipient (Postfix, Exchange
+and Gmail often put the remote server's reply only there).
+"""
+
+from __future__ import annotations
+
+from ..dsn import DsnFields, clean_address, parse_delivery_status
+from ..view import MessageView
+from .base import HAS_REPLY_CODE, ORIGINAL_MARKERS, BounceFormat, Finding, address_blocks, cut_at
+
+__all__ = ["FORMAT", "findings_from_fields"]
+
+
+def _detect(view: MessageView) -> bool:
+    return bool(view.delivery_status_parts)
+
+
+def _strip_type(value: str) -> str:
+    kind, sep, rest = value.partition(";")
+    return rest.strip() if sep and len(kind) < 20 else value.strip()
+
+
+def findings_from_fields(fields: DsnFields) -> list[Finding]:
+    """One finding per recipient block of a parsed delivery-status body."""
+    reporting = _strip_type(fields.message.get("reporting-mta", "")) or None
+    arrival = fields.message.get("arrival-date") or None
+    out: list[Finding] = []
+    for block in fields.recipients:
+        final = block.get("final-recipient") or block.get("x-actual-recipient")
+        original = block.get("original-recipient")
+        recipient = clean_address(final or original)
+        if not recipient:
+            continue
+        out.append(
+            Finding(
+                recipient=recipient,
+                action=block.get("action").strip().lower().split(" ")[0],
+                status=block.get("status").strip(),
+                diagnostic=_strip_type(block.get("diagnostic-code")),
+                original_recipient=clean_address(original) if original else None,
+                remote_mta=_strip_type(block.get("remote-mta")) or None,
+                reporting_mta=reporting,
+                arrival_date=arrival,
+                last_attempt_date=block.get("last-attempt-date") or None,
+            )
+        )
+    return out
+
+
+def _parse(view: MessageView) -> list[Finding]:
+    findings: list[Finding] = []
+    for part in view.delivery_status_parts:
+        findings.extend(findings_from_fields(parse_delivery_status(part.text())))
+    if findings and any(not f.diagnostic for f in findings):
+        _fill_diagnostics(view, findings)
+    return findings
+
+
+def _fill_diagnostics(view: MessageView, findings: list[Finding]) -> None:
+    """Take a missing diagnostic from the human-readable text next to the address."""
+    text = cut_at(view.text, ORIGINAL_MARKERS)
+    if not text:
+        return
+    by_address: dict[str, str] = {}
+    for address, diagnostic in address_blocks(text):
+        key = address.lower()
+        if not diagnostic:
+            continue
+        # A block quoting the remote reply (a code) beats a friendly explanation.
+        if key not in by_address or (
+            HAS_REPLY_CODE.search(diagnostic) and not HAS_REPLY_CODE.search(by_address[key])
+        ):
+            by_address[key] = diagnostic[:2000]
+    for finding in findings:
+        if not finding.diagnostic:
+            finding.diagnostic = by_address.get(finding.recipient.lower(), "")
+
+
+FORMAT = BounceFormat(name="rfc3464", detect=_detect, parse=_parse, priority=10)

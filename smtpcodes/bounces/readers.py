@@ -1,0 +1,116 @@
+"""Stream messages out of an ``.eml`` file, an mbox file or a Maildir.
+
+Memory stays flat in the number of messages: an mbox is read line by line
+and only the current message is held (and at most
+:data:`~.parse.MAX_INPUT_BYTES` of it); a Maildir is listed one directory at a
+time. A directory that is not a Maildir is read file by file, each file as an
+mbox or a single message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .parse import MAX_INPUT_BYTES, parse_bounce
+from .report import BounceReport
+
+if TYPE_CHECKING:
+    from ..classifier import Classifier
+
+__all__ = ["read_bounces", "read_messages"]
+
+_MAILDIR_SUBDIRS = ("new", "cur")
+
+
+def _is_maildir(path: Path) -> bool:
+    return any((path / sub).is_dir() for sub in _MAILDIR_SUBDIRS)
+
+
+def _looks_like_mbox(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(5) == b"From "
+
+
+def read_messages(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(label, raw bytes)`` for every message under ``path``.
+
+    The label is the file name, with ``:N`` (the 1-based position) for
+    messages of an mbox.
+
+    :raises FileNotFoundError: when ``path`` does not exist.
+    """
+    root = Path(path)
+    if not root.exists():
+        msg = f"{os.fspath(path)!r} does not exist"
+        raise FileNotFoundError(msg)
+    if root.is_dir():
+        if _is_maildir(root):
+            for sub in _MAILDIR_SUBDIRS:
+                folder = root / sub
+                if folder.is_dir():
+                    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+                        if entry.is_file():
+                            yield from _read_file(Path(entry.path))
+            return
+        for entry in sorted(os.scandir(root), key=lambda e: e.name):
+            if entry.is_file() and not entry.name.startswith("."):
+                yield from _read_file(Path(entry.path))
+        return
+    yield from _read_file(root)
+
+
+def _read_file(path: Path) -> Iterator[tuple[str, bytes]]:
+    if _looks_like_mbox(path):
+        yield from _read_mbox(path)
+        return
+    with path.open("rb") as handle:
+        yield str(path), handle.read(MAX_INPUT_BYTES)
+
+
+def _read_mbox(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Split an mbox at ``From `` lines that follow a blank line (or start the file)."""
+    chunks: list[bytes] = []
+    size = 0
+    index = 0
+    previous_blank = True
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.startswith(b"From ") and previous_blank:
+                if chunks:
+                    index += 1
+                    yield f"{path}:{index}", b"".join(chunks)
+                chunks, size = [], 0
+                previous_blank = False
+                continue
+            previous_blank = line in (b"\n", b"\r\n")
+            if size < MAX_INPUT_BYTES:
+                # mboxrd quoting: ">From " in a body was "From " before it was stored.
+                kept = line[1:] if line.startswith(b">From ") else line
+                chunks.append(kept)
+                size += len(kept)
+    if chunks:
+        index += 1
+        yield f"{path}:{index}", b"".join(chunks)
+
+
+def read_bounces(
+    path: str | os.PathLike[str], *, classifier: Classifier | None = None
+) -> Iterator[BounceReport]:
+    """Yield a :class:`BounceReport` for every message under ``path``.
+
+    Non-bounces yield reports with no records; a message that cannot be read
+    at all yields a report whose ``problems`` say why. Nothing here raises
+    for a bad message, so one broken file never stops a scan.
+
+    :raises FileNotFoundError: when ``path`` does not exist.
+    """
+    for label, data in read_messages(path):
+        try:
+            yield parse_bounce(data, classifier=classifier, source=label)
+        except Exception as exc:
+            yield BounceReport(
+                records=(), source=label, problems=(f"the message could not be read: {exc}",)
+            )

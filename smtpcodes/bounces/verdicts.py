@@ -1,0 +1,118 @@
+"""Turn what a report says about a recipient into a :class:`~smtpcodes.Verdict`.
+
+A report can say two things: the DSN ``Status:`` field (an RFC 3463 code the
+reporting MTA chose) and the diagnostic text (often the remote server's own
+reply). Precedence, as documented in ``docs/bounces.md``:
+
+1. A diagnostic that parses as an SMTP reply with a basic code decides: it is
+   the remote server's own words. When that reply has no enhanced code, the
+   ``Status:`` field is lent to it (so ``550 Unknown user`` with ``Status:
+   5.1.1`` classifies as 5.1.1 would).
+2. A ``Status:`` without a reply code is classified as the reply
+   ``<basic> <status> <diagnostic text>``, the basic code following the
+   status class (550, 450 or 250), so the text can still refine the category.
+3. With neither, the text alone is classified; when that says nothing, the
+   RFC 3464 action supplies the class (failed 550, delayed 450).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ..classifier import Classifier
+from ..errors import ReplyParseError
+from ..policy import make_verdict
+from ..reply import EnhancedCode, Reply, parse_reply
+from ..verdict import Category, Outcome, Verdict
+
+__all__ = [
+    "complaint_verdict",
+    "parse_status",
+    "reply_from_diagnostic",
+    "vacation_verdict",
+    "verdict_for",
+]
+
+_BASIC_FOR_CLASS = {2: 250, 4: 450, 5: 550}
+_BASIC_FOR_ACTION = {
+    "failed": 550,
+    "delayed": 450,
+    "delivered": 250,
+    "relayed": 250,
+    "expanded": 250,
+}
+
+
+def parse_status(value: str) -> EnhancedCode | None:
+    """The enhanced code in a ``Status:`` value (``5.1.1 (user unknown)`` too), or None."""
+    head = value.strip().split(" ", 1)[0].strip("()#;,")
+    if not head:
+        return None
+    try:
+        return EnhancedCode.parse(head)
+    except ValueError:
+        return None
+
+
+def reply_from_diagnostic(diagnostic: str) -> Reply | None:
+    """The SMTP reply in a diagnostic text, when it carries a basic code."""
+    if not diagnostic:
+        return None
+    try:
+        reply = parse_reply(diagnostic[:8192])
+    except ReplyParseError:
+        return None
+    return reply
+
+
+def verdict_for(
+    classifier: Classifier,
+    *,
+    action: str,
+    status: EnhancedCode | None,
+    reply: Reply | None,
+    diagnostic: str,
+) -> Verdict:
+    """Classify one recipient's outcome following the module's precedence rules."""
+    if reply is not None:
+        if reply.enhanced is None and status is not None:
+            reply = attrs.evolve(
+                reply, enhanced=status, enhanced_mismatch=status.class_ != reply.reply_class
+            )
+        return classifier.classify(reply)
+    text = " ".join(diagnostic.split())[:4000]
+    if status is not None:
+        basic = _BASIC_FOR_CLASS.get(status.class_, 550)
+        return classifier.classify(f"{basic} {status} {text}".rstrip())
+    if text:
+        verdict = classifier.classify(text)
+        if verdict.category is not Category.UNKNOWN or action not in _BASIC_FOR_ACTION:
+            return verdict
+    basic = _BASIC_FOR_ACTION.get(action, 550)
+    return classifier.classify(f"{basic} {text}".rstrip())
+
+
+def vacation_verdict() -> Verdict:
+    """An auto-reply: the message was delivered; nothing to suppress."""
+    return make_verdict(
+        Category.DELIVERED, Outcome.SUCCESS, rule="rfc3834.auto_reply", suppress=False
+    )
+
+
+def complaint_verdict(feedback_type: str | None) -> Verdict:
+    """An ARF feedback report: the recipient complained; stop mailing it.
+
+    A ``not-spam`` report (the recipient rescued the message) is the opposite
+    of a complaint and suppresses nothing.
+    """
+    if (feedback_type or "").strip().lower() == "not-spam":
+        return make_verdict(
+            Category.DELIVERED, Outcome.SUCCESS, rule="arf.not_spam", suppress=False
+        )
+    return make_verdict(
+        Category.RECIPIENT_SUPPRESSED,
+        Outcome.PERMANENT,
+        rule="arf.complaint",
+        suppress=True,
+        retry=False,
+    )
