@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ..view import MessageView
-from .base import BounceFormat, Finding, address_blocks, section
+from .base import ORIGINAL_MARKERS, BounceFormat, Finding, address_blocks, cut_at
 
 __all__ = ["FORMAT"]
 
@@ -23,7 +23,12 @@ def _detect(view: MessageView) -> bool:
 
 
 def _parse(view: MessageView) -> list[Finding]:
-    body = section(view.text, _STARTS)
+    text = view.text
+    pos = text.lower().find(_STARTS[1])
+    if pos == -1:
+        return []
+    # The address may follow the marker on the same line ("...recipient: a@b").
+    body = cut_at(text[pos + len(_STARTS[1]) :].lstrip("(s):"), ORIGINAL_MARKERS)
     return [
         Finding(recipient=address, diagnostic=_ON_DATE.sub("", diagnostic))
         for address, diagnostic in address_blocks(body)

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from ..dsn import DsnFields, clean_address, parse_delivery_status
 from ..view import MessageView
-from .base import HAS_REPLY_CODE, ORIGINAL_MARKERS, BounceFormat, Finding, address_blocks, cut_at
+from .base import (
+    HAS_REPLY_CODE,
+    ORIGINAL_MARKERS,
+    BounceFormat,
+    Finding,
+    address_blocks,
+    cut_at,
+    find_address,
+)
 
-__all__ = ["FORMAT", "findings_from_fields"]
+__all__ = ["FORMAT", "fill_diagnostics", "findings_from_fields"]
 
 
 def _detect(view: MessageView) -> bool:
@@ -57,13 +65,28 @@ def _parse(view: MessageView) -> list[Finding]:
     for part in view.delivery_status_parts:
         findings.extend(findings_from_fields(parse_delivery_status(part.text())))
     if findings and any(not f.diagnostic for f in findings):
-        _fill_diagnostics(view, findings)
+        fill_diagnostics(view.text, findings)
+    _repair_recipients(view, findings)
     return findings
 
 
-def _fill_diagnostics(view: MessageView, findings: list[Finding]) -> None:
+def _repair_recipients(view: MessageView, findings: list[Finding]) -> None:
+    """Replace a recipient with no local part ("@mx.example.org") from the returned original.
+
+    Some MTAs write a broken ``Final-Recipient``; when the report is about a
+    single recipient, the original's ``To`` says who it was.
+    """
+    broken = [f for f in findings if f.recipient.startswith("@") or "@" not in f.recipient]
+    if not broken or len(findings) != 1 or view.original_headers is None:
+        return
+    to = find_address(view.original_headers.get("to"))
+    if to:
+        broken[0].recipient = to
+
+
+def fill_diagnostics(report_text: str, findings: list[Finding]) -> None:
     """Take a missing diagnostic from the human-readable text next to the address."""
-    text = cut_at(view.text, ORIGINAL_MARKERS)
+    text = cut_at(report_text, ORIGINAL_MARKERS)
     if not text:
         return
     by_address: dict[str, str] = {}

@@ -19,6 +19,7 @@ _ERRORS = (
     "the following addresses had permanent fatal errors",
     "the following addresses had transient non-fatal errors",
     "the following addresses had delivery problems",
+    "the following addresses had delivery errors",
 )
 _TRANSCRIPT = "transcript of session follows"
 _ENDS = (
