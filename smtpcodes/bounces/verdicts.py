@@ -17,6 +17,8 @@ reply). Precedence, as documented in ``docs/bounces.md``:
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from ..classifier import Classifier
@@ -33,6 +35,7 @@ __all__ = [
     "verdict_for",
 ]
 
+_QUOTED_REPLY = re.compile(r"[:'\"]\s{0,4}([245]\d\d)(?=[ -]\S|$)")
 _BASIC_FOR_CLASS = {2: 250, 4: 450, 5: 550}
 _BASIC_FOR_ACTION = {
     "failed": 550,
@@ -58,11 +61,18 @@ def reply_from_diagnostic(diagnostic: str) -> Reply | None:
     """The SMTP reply in a diagnostic text, when it carries a basic code."""
     if not diagnostic:
         return None
+    text = diagnostic[:8192]
     try:
-        reply = parse_reply(diagnostic[:8192])
+        return parse_reply(text)
     except ReplyParseError:
-        return None
-    return reply
+        pass
+    # MTAs quote the remote reply after a colon: "... after initial connection: 554 ...".
+    for m in _QUOTED_REPLY.finditer(text):
+        try:
+            return parse_reply(text[m.start(1) :])
+        except ReplyParseError:
+            continue
+    return None
 
 
 def verdict_for(
