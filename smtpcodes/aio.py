@@ -25,70 +25,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.message
-import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Literal
 
 import aiosmtplib
-from aiosmtplib.email import extract_recipients, extract_sender, parse_address
 from aiosmtplib.response import SMTPResponse
 from aiosmtplib.typing import Default
 
 from .exceptions import classify_exception, classify_response
-from .policy import make_verdict
-from .sendreport import RecipientResult, SendReport, TransactionLog, resolve_transaction
-from .suppression import SuppressionList, normalize_address
-from .verdict import Category, Outcome, Verdict
+from .sendreport import (
+    Message,
+    OnVerdict,
+    RecipientResult,
+    ResultBuilder,
+    SendReport,
+    TransactionLog,
+    envelope_of,
+    resolve_transaction,
+)
+from .suppression import SuppressionList
+from .verdict import Category, Verdict
 
-__all__ = ["Sender", "Message", "OnVerdict", "envelope_of", "log_verdict", "logger"]
-
-#: Log records carry the verdict as ``smtpcodes_*`` attributes (see :func:`log_verdict`).
-logger = logging.getLogger("smtpcodes.send")
-# A library stays silent unless the application configures logging.
-logger.addHandler(logging.NullHandler())
-
-#: ``on_verdict(recipient, verdict)``: called once per recipient per attempt.
-OnVerdict = Callable[[str, Verdict], None]
-
-#: What :meth:`Sender.send` accepts: a message object, or flattened bytes/str.
-Message = email.message.EmailMessage | email.message.Message | bytes | str
+__all__ = ["Sender"]
 
 _THROTTLING = frozenset({Category.RATE_LIMITED, Category.SERVER_BUSY})
 _Timeout = float | Literal[Default.token] | None
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def log_verdict(recipient: str, verdict: Verdict, attempt: int) -> None:
-    """Emit one ``logging`` record for a recipient's verdict, its fields as attributes."""
-    level = logging.INFO if verdict.outcome is Outcome.SUCCESS else logging.WARNING
-    if not logger.isEnabledFor(level):
-        return
-    reply = verdict.reply
-    logger.log(
-        level,
-        "%s: %s (%s) on attempt %d",
-        recipient,
-        verdict.category.value,
-        verdict.outcome.value,
-        attempt,
-        extra={
-            "smtpcodes_recipient": recipient,
-            "smtpcodes_attempt": attempt,
-            "smtpcodes_outcome": verdict.outcome.value,
-            "smtpcodes_category": verdict.category.value,
-            "smtpcodes_retry": verdict.retry,
-            "smtpcodes_suppress": verdict.suppress,
-            "smtpcodes_scope": verdict.scope.value,
-            "smtpcodes_delivery_unknown": verdict.delivery_unknown,
-            "smtpcodes_code": reply.code if reply is not None else None,
-            "smtpcodes_rule": verdict.rule,
-        },
-    )
 
 
 class _TrackingSMTP(aiosmtplib.SMTP):
@@ -284,17 +247,20 @@ class Sender:
         self._options = {"hostname": hostname, "port": port, **aiosmtplib_options}
         # Build one client now so that bad or conflicting options fail here, not on send.
         _TrackingSMTP(**self._options)
-        self.suppression = suppression
+        self._results = ResultBuilder(suppression=suppression, on_verdict=on_verdict, clock=clock)
         self.inline_retry_budget = inline_retry_budget
         self.max_inline_attempts = max_inline_attempts
         self.backoff_base = backoff_base
         self.throttle_period = throttle_period
-        self.on_verdict = on_verdict
-        self._clock = clock or _utcnow
         self._pool = _Pool(self._new_client, max_connections)
 
     def _new_client(self) -> _TrackingSMTP:
         return _TrackingSMTP(**self._options)
+
+    @property
+    def suppression(self) -> SuppressionList | None:
+        """The suppression list consulted before and updated after each send."""
+        return self._results.suppression
 
     @property
     def max_connections(self) -> int:
@@ -336,7 +302,7 @@ class Sender:
         results: dict[str, RecipientResult] = {}
         pending: list[str] = []
         for recipient in wanted:
-            skipped = self._check_before_sending(recipient)
+            skipped = self._results.before_sending(recipient)
             if skipped is None:
                 pending.append(recipient)
             else:
@@ -353,8 +319,8 @@ class Sender:
             for recipient in pending:
                 verdict, delivered = outcome[recipient]
                 attempts[recipient] += 1
-                self._notify(recipient, verdict, attempts[recipient])
-                results[recipient] = self._result(
+                self._results.notify(recipient, verdict, attempts[recipient])
+                results[recipient] = self._results.after_attempt(
                     recipient, verdict, delivered=delivered, attempts=attempts[recipient]
                 )
                 window = verdict.retry_after
@@ -377,58 +343,6 @@ class Sender:
         # Exponential with "full jitter": spreads retries of many tasks apart.
         ceiling = self.backoff_base * (2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
-
-    def _check_before_sending(self, recipient: str) -> RecipientResult | None:
-        """A result for a recipient that must not be sent to, else ``None``."""
-        if self.suppression is not None and recipient in self.suppression:
-            entry = self.suppression.get(recipient)
-            reason = entry.reason if entry is not None else "on the suppression list"
-            verdict = make_verdict(
-                Category.RECIPIENT_SUPPRESSED,
-                Outcome.PERMANENT,
-                rule="local.suppression_list",
-                action=f"Not sent: the address is on your suppression list ({reason}).",
-            )
-            self._notify(recipient, verdict, 0)
-            return RecipientResult(recipient, verdict, delivered=False, skipped=True)
-        try:
-            parse_address(recipient)
-        except ValueError:
-            verdict = make_verdict(
-                Category.ADDRESS_INVALID, Outcome.PERMANENT, rule="local.address_syntax"
-            )
-            self._notify(recipient, verdict, 0)
-            return self._result(recipient, verdict, delivered=False, attempts=0)
-        return None
-
-    def _result(
-        self, recipient: str, verdict: Verdict, *, delivered: bool, attempts: int
-    ) -> RecipientResult:
-        suppressed_now = False
-        if (
-            not delivered
-            and self.suppression is not None
-            and (verdict.suppress or verdict.suppress_after is not None)
-        ):
-            suppressed_now = self.suppression.add(recipient, verdict)
-        retry_at = None
-        if not delivered and verdict.retry and not suppressed_now:
-            window = verdict.retry_after
-            wait = window.earliest if window is not None else timedelta(0)
-            retry_at = self._clock() + wait
-        return RecipientResult(
-            recipient,
-            verdict,
-            delivered=delivered,
-            attempts=attempts,
-            suppressed_now=suppressed_now,
-            retry_at=retry_at,
-        )
-
-    def _notify(self, recipient: str, verdict: Verdict, attempt: int) -> None:
-        log_verdict(recipient, verdict, attempt)
-        if self.on_verdict is not None:
-            self.on_verdict(recipient, verdict)
 
     def _maybe_throttle(self, verdicts: Iterable[Verdict]) -> None:
         if any(v.category in _THROTTLING for v in verdicts):
@@ -505,34 +419,3 @@ def _error_verdict(exc: BaseException, after_data: bool, /) -> Verdict:
     if isinstance(found, Verdict):
         return found
     return classify_exception(ConnectionError(str(exc)), after_data=after_data)  # type: ignore[return-value]
-
-
-def envelope_of(
-    message: Message, recipients: Sequence[str] | str | None, sender: str | None
-) -> tuple[str, list[str]]:
-    """The envelope sender and the recipients (deduplicated, in order) for a send.
-
-    Taken from the message's headers where not given; raises :class:`ValueError`
-    when there is no sender or no recipient.
-    """
-    if isinstance(message, email.message.Message):
-        sender = sender or extract_sender(message)
-        if recipients is None:
-            recipients = extract_recipients(message)
-    if not sender:
-        msg = "The message has no sender: pass sender=... or set a From header."
-        raise ValueError(msg)
-    if isinstance(recipients, str):
-        recipients = [recipients]
-    if not recipients:
-        msg = "The message has no recipients: pass recipients=... or set To/Cc/Bcc headers."
-        raise ValueError(msg)
-    seen: set[str] = set()
-    unique: list[str] = []
-    for recipient in recipients:
-        cleaned = recipient.strip()
-        key = normalize_address(cleaned)
-        if key not in seen:
-            seen.add(key)
-            unique.append(cleaned)
-    return sender, unique

@@ -39,9 +39,9 @@ from typing import Any
 
 import attrs
 
-from .aio import Message, Sender, envelope_of
+from .aio import Sender
 from .policy import make_verdict
-from .sendreport import RecipientResult, SendReport
+from .sendreport import Message, RecipientResult, SendReport, envelope_of
 from .verdict import Category, Outcome, Verdict
 
 __all__ = [

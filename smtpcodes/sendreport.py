@@ -17,21 +17,48 @@ recipient. Keeping that decision here means both senders answer alike:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-from typing import Any, Protocol
+import email.message
+import email.utils
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from .verdict import Verdict
+from .policy import make_verdict
+from .suppression import normalize_address
+from .verdict import Category, Outcome, Verdict
+
+if TYPE_CHECKING:
+    from .suppression import SuppressionList
 
 __all__ = [
+    "Message",
+    "OnVerdict",
     "RecipientResult",
+    "ResultBuilder",
     "SendReport",
     "TransactionLog",
     "ReplyClassifier",
+    "address_problem",
+    "envelope_of",
+    "log_verdict",
+    "logger",
     "resolve_transaction",
 ]
+
+#: Log records carry the verdict as ``smtpcodes_*`` attributes (see :func:`log_verdict`).
+logger = logging.getLogger("smtpcodes.send")
+# A library stays silent unless the application configures logging.
+logger.addHandler(logging.NullHandler())
+
+#: What the senders accept: a message object, or flattened bytes/str.
+Message = email.message.EmailMessage | email.message.Message | bytes | str
+
+#: ``on_verdict(recipient, verdict)``: called once per recipient per attempt.
+OnVerdict = Callable[[str, Verdict], None]
 
 
 class ReplyClassifier(Protocol):
@@ -253,3 +280,180 @@ class ErrorVerdict(Protocol):
     def __call__(self, exc: BaseException, after_data: bool, /) -> Verdict:
         """Classify one exception."""
         ...
+
+
+def log_verdict(recipient: str, verdict: Verdict, attempt: int) -> None:
+    """Emit one ``logging`` record for a recipient's verdict, its fields as attributes.
+
+    Successes log at INFO, everything else at WARNING; the attributes are
+    ``smtpcodes_recipient``, ``smtpcodes_attempt``, ``smtpcodes_outcome``,
+    ``smtpcodes_category``, ``smtpcodes_retry``, ``smtpcodes_suppress``,
+    ``smtpcodes_scope``, ``smtpcodes_delivery_unknown``, ``smtpcodes_code`` and
+    ``smtpcodes_rule``, so a formatter or handler can feed metrics.
+    """
+    level = logging.INFO if verdict.outcome is Outcome.SUCCESS else logging.WARNING
+    if not logger.isEnabledFor(level):
+        return
+    reply = verdict.reply
+    logger.log(
+        level,
+        "%s: %s (%s) on attempt %d",
+        recipient,
+        verdict.category.value,
+        verdict.outcome.value,
+        attempt,
+        extra={
+            "smtpcodes_recipient": recipient,
+            "smtpcodes_attempt": attempt,
+            "smtpcodes_outcome": verdict.outcome.value,
+            "smtpcodes_category": verdict.category.value,
+            "smtpcodes_retry": verdict.retry,
+            "smtpcodes_suppress": verdict.suppress,
+            "smtpcodes_scope": verdict.scope.value,
+            "smtpcodes_delivery_unknown": verdict.delivery_unknown,
+            "smtpcodes_code": reply.code if reply is not None else None,
+            "smtpcodes_rule": verdict.rule,
+        },
+    )
+
+
+def _header_addresses(message: email.message.Message, names: Sequence[str]) -> list[str]:
+    values = [str(v) for name in names for v in message.get_all(name, [])]
+    return [addr for _, addr in email.utils.getaddresses(values) if addr]
+
+
+def envelope_of(
+    message: Message, recipients: Sequence[str] | str | None, sender: str | None
+) -> tuple[str, list[str]]:
+    """The envelope sender and the recipients (deduplicated, in order) for a send.
+
+    Taken from the message's headers where not given, as ``smtplib`` and
+    ``aiosmtplib`` do (``Sender`` before ``From``; ``To``, ``Cc``, ``Bcc``; the
+    ``Resent-`` set when the message is resent). Raises :class:`ValueError` when
+    there is no sender or no recipient.
+    """
+    if isinstance(message, email.message.Message):
+        resent = message.get_all("Resent-Date")
+        if resent is not None and len(resent) > 1:
+            msg = "The message has more than one Resent- header block; pass the envelope."
+            raise ValueError(msg)
+        prefix = "Resent-" if resent else ""
+        if not sender:
+            found = _header_addresses(message, [f"{prefix}Sender"]) or _header_addresses(
+                message, [f"{prefix}From"]
+            )
+            sender = found[0] if found else None
+        if recipients is None:
+            recipients = _header_addresses(message, [f"{prefix}{h}" for h in ("To", "Cc", "Bcc")])
+    if not sender:
+        msg = "The message has no sender: pass sender=... or set a From header."
+        raise ValueError(msg)
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not recipients:
+        msg = "The message has no recipients: pass recipients=... or set To/Cc/Bcc headers."
+        raise ValueError(msg)
+    seen: set[str] = set()
+    unique: list[str] = []
+    for recipient in recipients:
+        cleaned = recipient.strip()
+        key = normalize_address(cleaned)
+        if key not in seen:
+            seen.add(key)
+            unique.append(cleaned)
+    return sender, unique
+
+
+# What cannot go on an SMTP command line unquoted (it could smuggle parameters or
+# commands into RCPT TO); a quoted local part may hold anything but CR/LF.
+_QUOTED_LOCAL = re.compile(r'^"(?:[^"\\\r\n]|\\.)*"')
+_UNSAFE = re.compile(r'[\s<>"\x00-\x1f\x7f]')
+
+
+def address_problem(address: str) -> str | None:
+    """Why ``address`` cannot be used as an SMTP recipient, or ``None`` if it can."""
+    if not address or len(address) > 320:
+        return "The address is empty or longer than 320 characters."
+    if "@" not in address:
+        return "The address has no @-sign."
+    if _UNSAFE.search(_QUOTED_LOCAL.sub("", address, count=1)):
+        return "The address contains spaces, brackets, quotes or control characters."
+    return None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ResultBuilder:
+    """Turns verdicts into :class:`RecipientResult` values, the same way for every sender.
+
+    It checks the suppression list before sending, adds recipients whose verdict
+    says so after, sets ``retry_at``, and calls the hooks.
+    """
+
+    def __init__(
+        self,
+        *,
+        suppression: SuppressionList | None,
+        on_verdict: OnVerdict | None,
+        clock: Callable[[], datetime] | None,
+    ) -> None:
+        self.suppression = suppression
+        self.on_verdict = on_verdict
+        self.clock = clock or _utcnow
+
+    def before_sending(self, recipient: str) -> RecipientResult | None:
+        """A result for a recipient that must not be sent to, else ``None``."""
+        if self.suppression is not None and recipient in self.suppression:
+            entry = self.suppression.get(recipient)
+            reason = entry.reason if entry is not None else "on the suppression list"
+            verdict = make_verdict(
+                Category.RECIPIENT_SUPPRESSED,
+                Outcome.PERMANENT,
+                rule="local.suppression_list",
+                action=f"Not sent: the address is on your suppression list ({reason}).",
+            )
+            self.notify(recipient, verdict, 0)
+            return RecipientResult(recipient, verdict, delivered=False, skipped=True)
+        problem = address_problem(recipient)
+        if problem is not None:
+            verdict = make_verdict(
+                Category.ADDRESS_INVALID,
+                Outcome.PERMANENT,
+                rule="local.address_syntax",
+                action=f"Not sent: {problem}",
+            )
+            self.notify(recipient, verdict, 0)
+            return self.after_attempt(recipient, verdict, delivered=False, attempts=0)
+        return None
+
+    def after_attempt(
+        self, recipient: str, verdict: Verdict, *, delivered: bool, attempts: int
+    ) -> RecipientResult:
+        """The result of an attempt; updates the suppression list where the verdict says so."""
+        suppressed_now = False
+        if (
+            not delivered
+            and self.suppression is not None
+            and (verdict.suppress or verdict.suppress_after is not None)
+        ):
+            suppressed_now = self.suppression.add(recipient, verdict)
+        retry_at = None
+        if not delivered and verdict.retry and not suppressed_now:
+            window = verdict.retry_after
+            retry_at = self.clock() + (window.earliest if window is not None else timedelta(0))
+        return RecipientResult(
+            recipient,
+            verdict,
+            delivered=delivered,
+            attempts=attempts,
+            suppressed_now=suppressed_now,
+            retry_at=retry_at,
+        )
+
+    def notify(self, recipient: str, verdict: Verdict, attempt: int) -> None:
+        """Log the verdict and call ``on_verdict``."""
+        log_verdict(recipient, verdict, attempt)
+        if self.on_verdict is not None:
+            self.on_verdict(recipient, verdict)

@@ -1,0 +1,202 @@
+"""Verdicts for plain ``smtplib`` users: one send, one :class:`~smtpcodes.sendreport.SendReport`.
+
+:func:`send` runs the mail transaction itself with ``smtplib.SMTP``'s ``mail``,
+``rcpt`` and ``data`` instead of ``sendmail``, because ``sendmail`` hides what the
+report needs: it stops at the first ``421`` and raises with only the recipients
+tried so far, and it cannot say whether a dropped connection happened before or
+after the message body went out. Flattening follows ``send_message`` (Bcc is not
+transmitted; SMTPUTF8 when an address needs it).
+
+No retries here: the report's ``deferred`` and ``retry_at`` tell the caller when
+to try again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import email.generator
+import email.message
+import io
+import smtplib
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from .exceptions import classify_exception, classify_response
+from .sendreport import (
+    Message,
+    OnVerdict,
+    RecipientResult,
+    ResultBuilder,
+    SendReport,
+    TransactionLog,
+    envelope_of,
+    resolve_transaction,
+)
+from .suppression import SuppressionList
+from .verdict import Verdict
+
+__all__ = ["send"]
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", errors="replace") if isinstance(reply, bytes) else reply
+
+
+def _flatten(
+    smtp: smtplib.SMTP, message: Message, sender: str, recipients: Sequence[str]
+) -> tuple[bytes | str, list[str]]:
+    """The bytes to send and the extra MAIL options they need."""
+    if not isinstance(message, email.message.Message):
+        return message, []
+    options: list[str] = []
+    clean = copy.copy(message)
+    del clean["Bcc"]
+    del clean["Resent-Bcc"]
+    international = not "".join([sender, *recipients]).isascii()
+    buffer = io.BytesIO()
+    if international:
+        if not smtp.has_extn("smtputf8"):
+            msg = "An address needs SMTPUTF8, which the server does not offer."
+            raise smtplib.SMTPNotSupportedError(msg)
+        generator = email.generator.BytesGenerator(buffer, policy=message.policy.clone(utf8=True))  # type: ignore[call-arg]
+        options += ["SMTPUTF8", "BODY=8BITMIME"]
+    else:
+        generator = email.generator.BytesGenerator(buffer)
+    generator.flatten(clean, linesep="\r\n")
+    return buffer.getvalue(), options
+
+
+def _reset(smtp: smtplib.SMTP) -> None:
+    # A failed RSET changes nothing for this report; the next send will notice.
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.rset()
+
+
+def _transact(
+    smtp: smtplib.SMTP,
+    log: TransactionLog,
+    message: Message,
+    sender: str,
+    recipients: Sequence[str],
+    *,
+    mail_options: Sequence[str],
+    rcpt_options: Sequence[str],
+) -> None:
+    try:
+        log.stage = "EHLO"
+        smtp.ehlo_or_helo_if_needed()
+        body, extra = _flatten(smtp, message, sender, recipients)
+        options = [*mail_options, *extra]
+        if smtp.does_esmtp and smtp.has_extn("size"):
+            size = len(body.encode("utf-8") if isinstance(body, str) else body)
+            options.insert(0, f"SIZE={size}")
+        log.stage = "MAIL"
+        code, reply = smtp.mail(sender, options)
+        log.note_reply("MAIL", code, _text(reply))
+        if code == 421:
+            smtp.close()
+            return
+        if not 200 <= code < 300:
+            _reset(smtp)
+            return
+        log.stage = "RCPT"
+        accepted = 0
+        for recipient in recipients:
+            code, reply = smtp.rcpt(recipient, list(rcpt_options))
+            log.note_reply("RCPT", code, _text(reply), recipient)
+            if code == 421:
+                smtp.close()
+                return
+            accepted += 200 <= code < 300
+        if not accepted:
+            _reset(smtp)
+            return
+        log.stage = "DATA"
+        log.data_started = True
+        code, reply = smtp.data(body)
+        log.note_reply("DATA", code, _text(reply))
+        if code == 421:
+            smtp.close()
+        elif not 200 <= code < 300:
+            _reset(smtp)
+    except smtplib.SMTPResponseException as exc:
+        # EHLO refused, or DATA answered with something other than 354.
+        log.note_reply(log.stage, exc.smtp_code, _text(exc.smtp_error))
+        if exc.smtp_code == 421:
+            smtp.close()
+        elif log.stage in {"MAIL", "RCPT", "DATA"}:
+            _reset(smtp)
+    except smtplib.SMTPNotSupportedError as exc:
+        log.error = exc
+    except (smtplib.SMTPException, OSError) as exc:
+        # Disconnects, timeouts, TLS errors: the connection is of no further use.
+        log.error = exc
+        smtp.close()
+
+
+def _reply_verdict(code: int, text: str, stage: str, /) -> Verdict:
+    return classify_response(code, text, stage=stage)
+
+
+def _error_verdict(exc: BaseException, after_data: bool, /) -> Verdict:
+    found = classify_exception(exc, after_data=after_data)
+    if isinstance(found, Verdict):
+        return found
+    fallback = classify_exception(ConnectionError(str(exc)), after_data=after_data)
+    assert isinstance(fallback, Verdict)
+    return fallback
+
+
+def send(
+    smtp: smtplib.SMTP,
+    message: Message,
+    /,
+    recipients: Sequence[str] | str | None = None,
+    *,
+    sender: str | None = None,
+    suppression: SuppressionList | None = None,
+    on_verdict: OnVerdict | None = None,
+    clock: Callable[[], datetime] | None = None,
+    mail_options: Sequence[str] = (),
+    rcpt_options: Sequence[str] = (),
+) -> SendReport:
+    """Send ``message`` over a connected ``smtplib.SMTP`` and report per recipient.
+
+    Arguments and the report are those of :meth:`smtpcodes.aio.Sender.send`:
+    suppressed recipients are skipped before any command is sent and suppressing
+    verdicts are added to ``suppression``. One attempt; never raises for what the
+    server or the network does (a lost connection is closed, and the report says
+    so); raises :class:`ValueError` for a message without sender or recipients.
+    """
+    results_of = ResultBuilder(suppression=suppression, on_verdict=on_verdict, clock=clock)
+    envelope_sender, wanted = envelope_of(message, recipients, sender)
+    results: dict[str, RecipientResult] = {}
+    pending: list[str] = []
+    for recipient in wanted:
+        skipped = results_of.before_sending(recipient)
+        if skipped is None:
+            pending.append(recipient)
+        else:
+            results[recipient] = skipped
+    if pending:
+        log = TransactionLog(tuple(pending))
+        _transact(
+            smtp,
+            log,
+            message,
+            envelope_sender,
+            pending,
+            mail_options=mail_options,
+            rcpt_options=rcpt_options,
+        )
+        outcome = resolve_transaction(
+            log, reply_verdict=_reply_verdict, error_verdict=_error_verdict
+        )
+        for recipient in pending:
+            verdict, delivered = outcome[recipient]
+            results_of.notify(recipient, verdict, 1)
+            results[recipient] = results_of.after_attempt(
+                recipient, verdict, delivered=delivered, attempts=1
+            )
+    return SendReport(tuple(results[r] for r in wanted))

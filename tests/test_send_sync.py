@@ -1,0 +1,116 @@
+"""smtpcodes.sync.send over a real smtplib.SMTP connection to a scripted aiosmtpd server."""
+
+from __future__ import annotations
+
+import email.message
+import smtplib
+from collections.abc import Iterator
+
+import pytest
+
+from smtpcodes.suppression import MemorySuppressionList
+from smtpcodes.sync import send
+from smtpcodes.testing.server import ScriptedSMTPServer
+from smtpcodes.verdict import Category, Verdict
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedSMTPServer]:
+    with ScriptedSMTPServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def smtp(server: ScriptedSMTPServer) -> Iterator[smtplib.SMTP]:
+    client = smtplib.SMTP(server.hostname, server.port, timeout=10)
+    yield client
+    client.close()
+
+
+def make_message(*to: str, bcc: str | None = None) -> email.message.EmailMessage:
+    msg = email.message.EmailMessage()
+    msg["From"] = "news@sender.example"
+    msg["To"] = ", ".join(to)
+    if bcc:
+        msg["Bcc"] = bcc
+    msg["Subject"] = "sync"
+    msg.set_content("A small message.\n")
+    return msg
+
+
+def test_partial_refusal(server: ScriptedSMTPServer, smtp: smtplib.SMTP) -> None:
+    """A refused RCPT fails that recipient; the others are delivered once."""
+    server.on("RCPT", "550 5.1.1 user unknown", recipient="b@x.example")
+    report = send(smtp, make_message("a@x.example", "b@x.example"))
+    assert report.delivered == ["a@x.example"]
+    assert report["b@x.example"].verdict.category is Category.MAILBOX_UNKNOWN
+    assert [m.envelope_recipients for m in server.messages] == [("a@x.example",)]
+
+
+def test_421_mid_rcpt_is_not_acceptance(server: ScriptedSMTPServer, smtp: smtplib.SMTP) -> None:
+    """After a 421 at the second RCPT nobody is delivered: no body was sent."""
+    server.on("RCPT", "421 4.7.0 Service temporarily unavailable", recipient="b@x.example")
+    report = send(smtp, make_message("a@x.example", "b@x.example", "c@x.example"))
+    assert report.delivered == []
+    assert report.deferred == ["a@x.example", "b@x.example", "c@x.example"]
+    for result in report:
+        assert result.verdict.reply is not None
+        assert result.verdict.reply.code == 421
+    assert server.messages == []
+
+
+def test_bcc_is_delivered_but_not_transmitted(
+    server: ScriptedSMTPServer, smtp: smtplib.SMTP
+) -> None:
+    """Bcc recipients get the message; the Bcc header does not travel."""
+    report = send(smtp, make_message("a@x.example", bcc="hidden@x.example"))
+    assert report.delivered == ["a@x.example", "hidden@x.example"]
+    (received,) = server.messages
+    assert received["Bcc"] is None
+    assert set(received.envelope_recipients) == {"a@x.example", "hidden@x.example"}
+
+
+def test_suppression_before_and_after(server: ScriptedSMTPServer, smtp: smtplib.SMTP) -> None:
+    """452 4.2.2 suppresses the address; the next send does not offer it to the server."""
+    server.on("RCPT", "452 4.2.2 Mailbox full", recipient="full@x.example")
+    suppression = MemorySuppressionList()
+    first = send(smtp, make_message("full@x.example", "a@x.example"), suppression=suppression)
+    assert first["full@x.example"].suppressed_now
+    server.reset()
+    second = send(smtp, make_message("full@x.example", "a@x.example"), suppression=suppression)
+    assert second.suppressed == ["full@x.example"]
+    assert second.delivered == ["a@x.example"]
+    assert not any("full@x.example" in c for c in server.commands)
+
+
+def test_drop_after_data(server: ScriptedSMTPServer, smtp: smtplib.SMTP) -> None:
+    """A connection lost after the body was sent makes delivery unknown and closes the client."""
+    server.drop("EOM")
+    report = send(smtp, make_message("a@x.example"))
+    verdict = report["a@x.example"].verdict
+    assert verdict.delivery_unknown is True
+    assert verdict.category is Category.NETWORK_ERROR
+    assert smtp.sock is None
+
+
+def test_unconnected_client_is_a_network_error() -> None:
+    """An smtplib client that never connected gives network_error verdicts, not an exception."""
+    seen: list[tuple[str, Verdict]] = []
+    report = send(
+        smtplib.SMTP(),
+        make_message("a@x.example"),
+        on_verdict=lambda r, v: seen.append((r, v)),
+    )
+    assert report.deferred == ["a@x.example"]
+    assert seen[0][1].category is Category.NETWORK_ERROR
+
+
+def test_message_refused_at_end_of_data(server: ScriptedSMTPServer, smtp: smtplib.SMTP) -> None:
+    """A 5xx after the body fails every accepted recipient; the session stays usable."""
+    server.on("EOM", "554 5.7.1 Message blocked", times=1)
+    report = send(smtp, make_message("a@x.example", "b@x.example"))
+    assert report.failed == ["a@x.example", "b@x.example"]
+    assert {r.verdict.reply.code for r in report if r.verdict.reply} == {554}
+    again = send(smtp, make_message("a@x.example"))
+    assert again.delivered == ["a@x.example"]
+    assert len(server.sessions) == 1
