@@ -1,0 +1,284 @@
+"""smtpcodes.outbox.Outbox: durable queueing, retries on a fake clock, expiry, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import email.message
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from smtpcodes.aio import Sender
+from smtpcodes.outbox import Outbox
+from smtpcodes.suppression import SqliteSuppressionList
+from smtpcodes.testing.server import ScriptedSMTPServer
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+GREYLIST = "450 4.7.1 Greylisted, please try again later"
+
+
+class FakeClock:
+    """A clock that tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedSMTPServer]:
+    with ScriptedSMTPServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_message(*to: str, subject: str = "queued") -> email.message.EmailMessage:
+    msg = email.message.EmailMessage()
+    msg["From"] = "news@sender.example"
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg.set_content("A small message.\n")
+    return msg
+
+
+def sender_for(server: ScriptedSMTPServer, **options: object) -> Sender:
+    return Sender(server.hostname, server.port, start_tls=False, **options)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def received_by(server: ScriptedSMTPServer, address: str) -> int:
+    """How many accepted messages were addressed to ``address``, counted on the server."""
+    return sum(address in m.envelope_recipients for m in server.messages)
+
+
+async def test_put_then_run_delivers_and_finishes(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A queued message is sent by run_due, recorded, and moves to dead as complete."""
+    async with sender_for(server) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            message_id = await outbox.put(make_message("a@x.example"))
+            assert [m.id for m in outbox.pending()] == [message_id]
+            assert server.messages == []
+            (run,) = await outbox.run_due()
+            assert run.dead is True
+            assert run.report.delivered == ["a@x.example"]
+            assert outbox.pending() == []
+            (dead,) = outbox.dead()
+            assert dead.dead_reason == "complete"
+            assert dead.recipients[0].state == "delivered"
+            (entry,) = outbox.history(message_id)
+            assert entry.verdict["category"] == "delivered"
+            assert await outbox.run_due() == []
+    assert received_by(server, "a@x.example") == 1
+
+
+async def test_greylisting_then_success_after_the_clock_advances(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A greylisted recipient is retried when due; the accepted one gets exactly one copy."""
+    server.on("RCPT", GREYLIST, recipient="grey@x.example", times=1)
+    async with sender_for(server, inline_retry_budget=1) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            message_id = await outbox.put(make_message("ok@x.example", "grey@x.example"))
+            (first,) = await outbox.run_due()
+            assert first.report.delivered == ["ok@x.example"]
+            assert first.report.deferred == ["grey@x.example"]
+            (queued,) = outbox.pending()
+            retry_at = queued.next_retry_at
+            assert retry_at is not None
+            assert retry_at > clock.now
+
+            clock.advance((retry_at - clock.now) / 2)
+            assert await outbox.run_due() == []
+
+            clock.now = retry_at
+            (second,) = await outbox.run_due()
+            assert second.report.delivered == ["grey@x.example"]
+            assert second.dead is True
+            states = {h.recipient: h.state for h in outbox.history(message_id)}
+            assert states == {"ok@x.example": "delivered", "grey@x.example": "delivered"}
+            assert [h.attempt for h in outbox.history(message_id)] == [1, 1, 2]
+    assert received_by(server, "ok@x.example") == 1
+    assert received_by(server, "grey@x.example") == 1
+    # The retry carried the same Message-ID the outbox gave the message.
+    assert len({m["Message-ID"] for m in server.messages}) == 1
+
+
+async def test_mailbox_full_is_suppressed(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """452 4.2.2 ends the recipient as suppressed and puts it on the SQLite list."""
+    server.on("RCPT", "452 4.2.2 Mailbox full", recipient="full@x.example")
+    with SqliteSuppressionList(tmp_path / "s.db") as suppression:
+        async with sender_for(server, suppression=suppression) as sender:
+            with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+                await outbox.put(make_message("full@x.example"))
+                (run,) = await outbox.run_due()
+                assert run.dead
+                (dead,) = outbox.dead()
+                assert dead.recipients[0].state == "suppressed"
+                assert dead.recipients[0].category == "mailbox_full"
+                # A later message to the same address is skipped without a word to the server.
+                server.reset()
+                await outbox.put(make_message("full@x.example"))
+                (again,) = await outbox.run_due()
+                assert again.report.suppressed == ["full@x.example"]
+                assert server.commands == []
+        assert "full@x.example" in suppression
+
+
+async def test_max_age_expires_the_rest(clock: FakeClock, tmp_path: Path) -> None:
+    """A message older than max_age is finished with expired verdicts for what is left."""
+    async with Sender("127.0.0.1", free_port(), timeout=5) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock, max_age=timedelta(days=5)) as outbox:
+            message_id = await outbox.put(make_message("a@x.example"))
+            (run,) = await outbox.run_due()
+            assert run.report.deferred == ["a@x.example"]
+            clock.advance(timedelta(days=5, seconds=1))
+            (expired,) = await outbox.run_due()
+            assert expired.dead is True
+            assert expired.report["a@x.example"].verdict.category.value == "expired"
+            (dead,) = outbox.dead()
+            assert dead.dead_reason == "expired"
+            assert [h.state for h in outbox.history(message_id)] == ["pending", "expired"]
+
+
+async def test_raw_message_with_envelope(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Flattened bytes are queued with their envelope and sent unchanged."""
+    raw = b"From: a@s.example\r\nSubject: raw bytes\r\n\r\nbody\r\n"
+    async with sender_for(server) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            await outbox.put(raw, ["r@x.example"], sender="a@s.example")
+            (run,) = await outbox.run_due()
+    assert run.report.delivered == ["r@x.example"]
+    assert server.messages[0]["Subject"] == "raw bytes"
+    assert server.messages[0].envelope_sender == "a@s.example"
+
+
+async def test_naive_clock_is_refused(server: ScriptedSMTPServer, tmp_path: Path) -> None:
+    """A clock without a timezone is a ValueError, not a silent shift."""
+    async with sender_for(server) as sender:
+        with (
+            Outbox(tmp_path / "out.db", sender, clock=datetime.now) as outbox,
+            pytest.raises(ValueError, match="aware"),
+        ):
+            await outbox.put(make_message("a@x.example"))
+
+
+_PUT_AND_DIE = textwrap.dedent(
+    """
+    import asyncio, email.message, os, signal, sys
+    from smtpcodes.aio import Sender
+    from smtpcodes.outbox import Outbox
+
+    async def main(path, port, mode):
+        msg = email.message.EmailMessage()
+        msg["From"] = "news@sender.example"
+        msg["To"] = "a@x.example, b@x.example"
+        msg["Subject"] = "survivor"
+        msg.set_content("Still here.")
+        sender = Sender("127.0.0.1", int(port), start_tls=False)
+        outbox = Outbox(path, sender)
+        message_id = await outbox.put(msg)
+        print(message_id, flush=True)
+        if mode == "after-put":
+            os.kill(os.getpid(), signal.SIGKILL)
+        await outbox.run_due()  # the server holds the reply; the test kills us meanwhile
+
+    asyncio.run(main(*sys.argv[1:]))
+    """
+)
+
+
+def _spawn(path: Path, port: int, mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _PUT_AND_DIE, str(path), str(port), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+async def test_killed_between_put_and_delivery(server: ScriptedSMTPServer, tmp_path: Path) -> None:
+    """A process SIGKILLed right after put() loses nothing: reopening delivers the message once."""
+    path = tmp_path / "out.db"
+    proc = _spawn(path, server.port, "after-put")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    message_id = out.strip()
+    assert server.messages == []
+    async with sender_for(server) as sender:
+        with Outbox(path, sender) as outbox:
+            (queued,) = outbox.pending()
+            assert queued.id == message_id
+            assert all(not r.delivery_unknown for r in queued.recipients)
+            (run,) = await outbox.run_due()
+            assert run.report.delivered == ["a@x.example", "b@x.example"]
+            assert run.report.delivery_unknown == []
+    assert [m["Subject"] for m in server.messages] == ["survivor"]
+
+
+async def test_killed_while_in_flight_is_retried_as_unknown(
+    server: ScriptedSMTPServer, tmp_path: Path
+) -> None:
+    """Killed after the body was sent: reopening retries it, marked delivery_unknown."""
+    server.on("EOM", "250 2.0.0 OK", delay=30, times=1)
+    path = tmp_path / "out.db"
+    proc = _spawn(path, server.port, "in-flight")
+    try:
+        deadline = time.monotonic() + 20
+        while not any(c.startswith("DATA") for c in server.commands):
+            assert time.monotonic() < deadline, "the child never reached DATA"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # let the body go out too
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+    async with sender_for(server) as sender:
+        with Outbox(path, sender) as outbox:
+            (queued,) = outbox.pending()
+            assert all(r.delivery_unknown for r in queued.recipients)
+            history = outbox.history(queued.id)
+            assert {h.verdict["rule"] for h in history} == {"outbox.interrupted"}
+            (run,) = await outbox.run_due()
+            assert run.report.delivered == ["a@x.example", "b@x.example"]
+            assert outbox.pending() == []
+
+
+async def test_unknown_deliveries_can_be_parked(tmp_path: Path, server: ScriptedSMTPServer) -> None:
+    """With retry_unknown=False a drop after DATA parks the recipient for a human."""
+    server.drop("EOM", times=1)
+    async with sender_for(server) as sender:
+        with Outbox(tmp_path / "out.db", sender, retry_unknown=False) as outbox:
+            await outbox.put(make_message("a@x.example"))
+            (run,) = await outbox.run_due()
+            assert run.dead is True
+            (dead,) = outbox.dead()
+            assert dead.recipients[0].state == "unknown"
+            assert dead.recipients[0].delivery_unknown is True
