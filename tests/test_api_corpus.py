@@ -52,7 +52,9 @@ def _agreement() -> tuple[dict[str, float], list[str]]:
             if got[name] == row["expected"][name]:
                 hits[name] += 1
             else:
-                misses.append(f"{row['id']}: {name} expected {row['expected'][name]!r} got {got[name]!r}")
+                misses.append(
+                    f"{row['id']}: {name} expected {row['expected'][name]!r} got {got[name]!r}"
+                )
     return {name: hits[name] / len(rows) for name in FIELDS}, misses
 
 
@@ -70,5 +72,9 @@ def test_api_corpus_agreement_per_field() -> None:
 def test_api_corpus_windows_and_delivery_unknown() -> None:
     """retry_after, scope and delivery_unknown agree with >= 95 % of the labeled rows."""
     scores, misses = _agreement()
-    failing = {name: scores[name] for name in ("retry_after", "scope", "delivery_unknown") if scores[name] < 0.95}
+    failing = {
+        name: scores[name]
+        for name in ("retry_after", "scope", "delivery_unknown")
+        if scores[name] < 0.95
+    }
     assert not failing, f"below 95 %: {failing}; misses: {misses}"

@@ -59,10 +59,7 @@ def _clean_text(text: str) -> str:
     head = text[: MAX_TEXT_CHARS * 4]
     if "<" in head and ">" in head:
         title = _TITLE.search(head)
-        if title is not None and title[1].strip():
-            head = title[1]
-        else:
-            head = _TAG.sub(" ", head)
+        head = title[1] if title is not None and title[1].strip() else _TAG.sub(" ", head)
     return _SPACE.sub(" ", head).strip()[:MAX_TEXT_CHARS]
 
 

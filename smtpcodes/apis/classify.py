@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from ..errors import TableError
 from ..policy import make_verdict
 from ..tables import Tables
 from ..verdict import ApiDetails, Category, Outcome, RetryWindow, Verdict
@@ -71,9 +72,7 @@ def normalize_headers(headers: object) -> dict[str, str]:
     if headers is None:
         return {}
     items: Iterable[Any]
-    if isinstance(headers, Mapping):
-        items = headers.items()
-    elif hasattr(headers, "items") and callable(headers.items):
+    if isinstance(headers, Mapping) or (hasattr(headers, "items") and callable(headers.items)):
         items = headers.items()
     elif isinstance(headers, list | tuple):
         items = headers
@@ -84,6 +83,8 @@ def normalize_headers(headers: object) -> dict[str, str]:
     for count, item in enumerate(items):
         if count >= _MAX_HEADERS:
             break
+        name: object
+        value: object
         if isinstance(item, str):
             name, sep, value = item.partition(":")
             if not sep:
@@ -162,9 +163,11 @@ class HttpClassifier:
         """
         profiles = build_profiles(tables.providers)
         if BASE_PROFILE not in profiles:
-            from ..errors import TableError
-
-            raise TableError("providers", None, f"the base profile {BASE_PROFILE!r} (data/providers/http.yaml) is missing")
+            raise TableError(
+                "providers",
+                None,
+                f"the base profile {BASE_PROFILE!r} (data/providers/http.yaml) is missing",
+            )
         return cls(profiles=profiles, tables=tables)
 
     @classmethod
@@ -223,9 +226,13 @@ class HttpClassifier:
         if now is None:
             now = datetime.now(timezone.utc)
         elif not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
-            msg = "now must be an aware datetime (with a time zone), e.g. datetime.now(timezone.utc)"
+            msg = (
+                "now must be an aware datetime (with a time zone), e.g. datetime.now(timezone.utc)"
+            )
             raise ValueError(msg)
-        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1):
+        if attempt is not None and (
+            isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1
+        ):
             msg = f"attempt must be a whole number from 1 up, not {attempt!r}"
             raise ValueError(msg)
         profile = self.profile(provider)
@@ -250,7 +257,8 @@ class HttpClassifier:
             retry=retry,
             suppress=entry.suppress,
             delivery_unknown=delivery_unknown,
-            action=entry.action or (status_entry.action if category == status_entry.category else None),
+            action=entry.action
+            or (status_entry.action if category == status_entry.category else None),
             api=ApiDetails(
                 provider=profile.name,
                 status=code_status,
@@ -264,7 +272,9 @@ class HttpClassifier:
         window: RetryWindow | None = None
         if verdict.retry:
             tz = resolve_timezone(timezone_) if timezone_ is not None else _reset_tz(chain)
-            window = _retry_window(chain, parsed, header_map, entry.window or status_entry.window, now, tz)
+            window = _retry_window(
+                chain, parsed, header_map, entry.window or status_entry.window, now=now, tz=tz
+            )
             if window is None and attempt is not None:
                 window = backoff_window(attempt)
         # make_verdict fills a retrying verdict's window from the category policy; an
@@ -383,7 +393,9 @@ def _decide(
     return status_entry, status_entry.key
 
 
-def _field_category(entry: ErrorEntry, field_errors: tuple[tuple[str, str], ...]) -> Category | None:
+def _field_category(
+    entry: ErrorEntry, field_errors: tuple[tuple[str, str], ...]
+) -> Category | None:
     if not entry.fields:
         return None
     for field, _message in field_errors:
@@ -409,6 +421,7 @@ def _retry_window(
     parsed: ParsedBody,
     headers: Mapping[str, str],
     window: Window | None,
+    *,
     now: datetime,
     tz: tzinfo,
 ) -> RetryWindow | None:
@@ -467,7 +480,9 @@ def classify_http(
         status outside 100-599, a naive ``now`` or an unknown time zone.
     """
     classifier = HttpClassifier.default() if tables is None else _for_tables(tables)
-    return classifier.classify(status, body, headers, provider, now, timezone_=timezone, attempt=attempt)
+    return classifier.classify(
+        status, body, headers, provider, now, timezone_=timezone, attempt=attempt
+    )
 
 
 # Tables are not hashable (they hold dicts); remember the last few by identity and

@@ -39,16 +39,44 @@ BASE_PROFILE = "http"
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _STATUS_CLASS = re.compile(r"([1-5])xx")
-_TOP_KEYS = frozenset({
-    "provider", "title", "comment", "source", "reference", "inherits",
-    "code_paths", "code_headers", "message_paths", "field_paths", "field_errors",
-    "request_id_headers", "request_id_paths", "retry_after_paths", "reset_headers",
-    "reset_timezone", "errors", "statuses", "messages",
-})
-_VERDICT_KEYS = frozenset({
-    "category", "outcome", "retry", "suppress", "window", "delivery_unknown",
-    "fields", "action", "title", "comment", "source",
-})
+_TOP_KEYS = frozenset(
+    {
+        "provider",
+        "title",
+        "comment",
+        "source",
+        "reference",
+        "inherits",
+        "code_paths",
+        "code_headers",
+        "message_paths",
+        "field_paths",
+        "field_errors",
+        "request_id_headers",
+        "request_id_paths",
+        "retry_after_paths",
+        "reset_headers",
+        "reset_timezone",
+        "errors",
+        "statuses",
+        "messages",
+    }
+)
+_VERDICT_KEYS = frozenset(
+    {
+        "category",
+        "outcome",
+        "retry",
+        "suppress",
+        "window",
+        "delivery_unknown",
+        "fields",
+        "action",
+        "title",
+        "comment",
+        "source",
+    }
+)
 _ERROR_KEYS = _VERDICT_KEYS | {"code", "status", "generic"}
 _STATUS_KEYS = _VERDICT_KEYS - {"fields"} | {"status"}
 _MESSAGE_KEYS = _VERDICT_KEYS | {"id", "contains", "codes", "statuses"}
@@ -56,7 +84,7 @@ _FIELD_ERROR_KEYS = frozenset({"at", "field", "message"})
 _WINDOW_WORDS = ("daily", "hourly", "backoff", "none")
 
 
-class _Problem(Exception):
+class _SchemaError(Exception):
     """A schema problem, before the file and entry are known."""
 
 
@@ -151,7 +179,9 @@ class ProviderProfile:
 def _expect_keys(entry: Mapping[str, Any], allowed: frozenset[str]) -> None:
     unknown = sorted(str(k) for k in entry if k not in allowed)
     if unknown:
-        raise _Problem(f"unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
+        raise _SchemaError(
+            f"unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}"
+        )
 
 
 def _category(value: object, key: str = "category") -> Category:
@@ -159,7 +189,7 @@ def _category(value: object, key: str = "category") -> Category:
         return Category(value)
     except ValueError:
         names = ", ".join(c.value for c in Category)
-        raise _Problem(f"{key} {value!r} is not a category; use one of {names}") from None
+        raise _SchemaError(f"{key} {value!r} is not a category; use one of {names}") from None
 
 
 def _outcome(value: object) -> Outcome | None:
@@ -169,14 +199,14 @@ def _outcome(value: object) -> Outcome | None:
         return Outcome(value)
     except ValueError:
         names = ", ".join(o.value for o in Outcome)
-        raise _Problem(f"outcome {value!r} is not one of {names}") from None
+        raise _SchemaError(f"outcome {value!r} is not one of {names}") from None
 
 
 def _bool(entry: Mapping[str, Any], key: str) -> bool | None:
     value = entry.get(key)
     if value is None or isinstance(value, bool):
         return value
-    raise _Problem(f"{key} must be true or false, not {value!r}")
+    raise _SchemaError(f"{key} must be true or false, not {value!r}")
 
 
 def _text(entry: Mapping[str, Any], key: str) -> str:
@@ -184,7 +214,7 @@ def _text(entry: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _Problem(f"{key} must be text, not {type(value).__name__}")
+        raise _SchemaError(f"{key} must be text, not {type(value).__name__}")
     return value
 
 
@@ -195,7 +225,7 @@ def _strings(doc: Mapping[str, Any], key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _Problem(f"{key} must be a list of non-empty texts")
+        raise _SchemaError(f"{key} must be a list of non-empty texts")
     return tuple(value)
 
 
@@ -208,18 +238,20 @@ def _window(value: object) -> Window | None:
         return None
     if isinstance(value, str):
         if value not in _WINDOW_WORDS:
-            raise _Problem(f"window {value!r} is not one of {', '.join(_WINDOW_WORDS)} or [earliest, latest]")
+            raise _SchemaError(
+                f"window {value!r} is not one of {', '.join(_WINDOW_WORDS)} or [earliest, latest]"
+            )
         return Window(value)
     try:
         fixed = parse_window(value, "window")
     except Exception as exc:  # tables raises its own private problem type
-        raise _Problem(str(exc)) from None
+        raise _SchemaError(str(exc)) from None
     return Window("fixed", fixed)
 
 
 def _status_code(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise _Problem(f"status must be an HTTP status from 100 to 599, not {value!r}")
+        raise _SchemaError(f"status must be an HTTP status from 100 to 599, not {value!r}")
     return value
 
 
@@ -233,18 +265,18 @@ def _fields(value: object) -> tuple[tuple[str, Category], ...]:
     if value is None:
         return ()
     if not isinstance(value, dict) or not value:
-        raise _Problem("fields must map field names (from, to, sender, ...) to categories")
+        raise _SchemaError("fields must map field names (from, to, sender, ...) to categories")
     out = []
     for name, cat in value.items():
         if not isinstance(name, str) or not name:
-            raise _Problem(f"fields: {name!r} is not a field name")
+            raise _SchemaError(f"fields: {name!r} is not a field name")
         out.append((name.casefold(), _category(cat, f"fields.{name}")))
     return tuple(out)
 
 
 def _entry(key: str, entry: Mapping[str, Any]) -> ErrorEntry:
     if "category" not in entry:
-        raise _Problem("category is required")
+        raise _SchemaError("category is required")
     status = entry.get("status")
     return ErrorEntry(
         key=key,
@@ -257,27 +289,31 @@ def _entry(key: str, entry: Mapping[str, Any]) -> ErrorEntry:
         fields=_fields(entry.get("fields")),
         action=_text(entry, "action") or None,
         title=_text(entry, "title"),
-        status=_status_code(status) if isinstance(status, int) and not isinstance(status, bool) else None,
+        status=_status_code(status)
+        if isinstance(status, int) and not isinstance(status, bool)
+        else None,
         generic=bool(_bool(entry, "generic")),
     )
 
 
 def _code_key(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
-        raise _Problem(f"code must be a non-empty text or number, not {value!r}")
+        raise _SchemaError(f"code must be a non-empty text or number, not {value!r}")
     return str(value).strip()
 
 
 def _message_rule(index: int, entry: Mapping[str, Any]) -> MessageRule:
     contains = _strings(entry, "contains")
     if not contains:
-        raise _Problem("contains is required: the text (or list of texts) the message must hold")
+        raise _SchemaError(
+            "contains is required: the text (or list of texts) the message must hold"
+        )
     codes = entry.get("codes")
     statuses = entry.get("statuses")
     if codes is not None and (not isinstance(codes, list) or not codes):
-        raise _Problem("codes must be a list of error codes")
+        raise _SchemaError("codes must be a list of error codes")
     if statuses is not None and (not isinstance(statuses, list) or not statuses):
-        raise _Problem("statuses must be a list of HTTP statuses")
+        raise _SchemaError("statuses must be a list of HTTP statuses")
     rule_id = _text(entry, "id") or f"message.{index}"
     return MessageRule(
         entry=_entry(rule_id, entry),
@@ -292,18 +328,18 @@ def _field_errors(doc: Mapping[str, Any]) -> tuple[FieldErrorSpec, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise _Problem("field_errors must be a list of {at, field, message}")
+        raise _SchemaError("field_errors must be a list of {at, field, message}")
     out = []
     for spec in value:
         if not isinstance(spec, dict):
-            raise _Problem("each field_errors entry must be a mapping {at, field, message}")
+            raise _SchemaError("each field_errors entry must be a mapping {at, field, message}")
         _expect_keys(spec, _FIELD_ERROR_KEYS)
         if not isinstance(spec.get("field"), str):
-            raise _Problem("field_errors: field (the key naming the field) is required")
+            raise _SchemaError("field_errors: field (the key naming the field) is required")
         at = spec.get("at", "")
         message = spec.get("message", "message")
         if not isinstance(at, str) or not isinstance(message, str):
-            raise _Problem("field_errors: at and message must be texts")
+            raise _SchemaError("field_errors: at and message must be texts")
         out.append(FieldErrorSpec(split_path(at), split_path(spec["field"]), split_path(message)))
     return tuple(out)
 
@@ -311,7 +347,7 @@ def _field_errors(doc: Mapping[str, Any]) -> tuple[FieldErrorSpec, ...]:
 def _list_of_maps(doc: Mapping[str, Any], key: str) -> list[Any]:
     value = doc.get(key) or []
     if not isinstance(value, list):
-        raise _Problem(f"{key} must be a list of entries")
+        raise _SchemaError(f"{key} must be a list of entries")
     return value
 
 
@@ -328,86 +364,89 @@ def build_profile(doc: Mapping[str, Any], source: str) -> ProviderProfile:
         _expect_keys(doc, _TOP_KEYS)
         name = doc.get("provider")
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise _Problem(f"provider must be a lower-case name such as 'acme-mail', not {name!r}")
+            raise _SchemaError(
+                f"provider must be a lower-case name such as 'acme-mail', not {name!r}"
+            )
         inherits = doc.get("inherits", None if name == BASE_PROFILE else BASE_PROFILE)
         if inherits is not None and (not isinstance(inherits, str) or not inherits):
-            raise _Problem("inherits must name another profile (or be null)")
+            raise _SchemaError("inherits must name another profile (or be null)")
         tz_name = doc.get("reset_timezone")
         if tz_name is not None and not isinstance(tz_name, str):
-            raise _Problem("reset_timezone must be 'UTC' or an IANA name")
+            raise _SchemaError("reset_timezone must be 'UTC' or an IANA name")
         try:
             reset_tz = resolve_timezone(tz_name) if tz_name else None
         except ValueError as exc:
-            raise _Problem(str(exc)) from None
-        base = {
-            "title": _text(doc, "title"),
-            "code_paths": _paths(doc, "code_paths"),
-            "code_headers": tuple(h.casefold() for h in _strings(doc, "code_headers")),
-            "message_paths": _paths(doc, "message_paths"),
-            "field_paths": _paths(doc, "field_paths"),
-            "field_errors": _field_errors(doc),
-            "request_id_headers": tuple(h.casefold() for h in _strings(doc, "request_id_headers")),
-            "request_id_paths": _paths(doc, "request_id_paths"),
-            "retry_after_paths": _paths(doc, "retry_after_paths"),
-            "reset_headers": tuple(h.casefold() for h in _strings(doc, "reset_headers")),
-        }
+            raise _SchemaError(str(exc)) from None
+        profile = ProviderProfile(
+            name=name,
+            source=source,
+            title=_text(doc, "title"),
+            inherits=inherits,
+            code_paths=_paths(doc, "code_paths"),
+            code_headers=tuple(h.casefold() for h in _strings(doc, "code_headers")),
+            message_paths=_paths(doc, "message_paths"),
+            field_paths=_paths(doc, "field_paths"),
+            field_errors=_field_errors(doc),
+            request_id_headers=tuple(h.casefold() for h in _strings(doc, "request_id_headers")),
+            request_id_paths=_paths(doc, "request_id_paths"),
+            retry_after_paths=_paths(doc, "retry_after_paths"),
+            reset_headers=tuple(h.casefold() for h in _strings(doc, "reset_headers")),
+            reset_timezone=reset_tz,
+        )
         errors_raw = _list_of_maps(doc, "errors")
         statuses_raw = _list_of_maps(doc, "statuses")
         messages_raw = _list_of_maps(doc, "messages")
-    except _Problem as exc:
+    except _SchemaError as exc:
         raise fail(None, exc) from None
 
     errors: dict[str, ErrorEntry] = {}
     for index, raw in enumerate(errors_raw):
-        where = f"errors[{index}]" + (f" (code {raw.get('code')!r})" if isinstance(raw, dict) else "")
+        where = f"errors[{index}]" + (
+            f" (code {raw.get('code')!r})" if isinstance(raw, dict) else ""
+        )
         try:
             if not isinstance(raw, dict):
-                raise _Problem("each entry must be a mapping")
+                raise _SchemaError("each entry must be a mapping")
             _expect_keys(raw, _ERROR_KEYS)
             code = _code_key(raw.get("code"))
             if code in errors or code.casefold() in errors:
-                raise _Problem(f"code {code!r} is listed twice")
+                raise _SchemaError(f"code {code!r} is listed twice")
             entry = _entry(code, raw)
-        except _Problem as exc:
+        except _SchemaError as exc:
             raise fail(where, exc) from None
         errors[code] = entry
         errors.setdefault(code.casefold(), entry)
 
     statuses: dict[str, ErrorEntry] = {}
     for index, raw in enumerate(statuses_raw):
-        where = f"statuses[{index}]" + (f" (status {raw.get('status')!r})" if isinstance(raw, dict) else "")
+        where = f"statuses[{index}]" + (
+            f" (status {raw.get('status')!r})" if isinstance(raw, dict) else ""
+        )
         try:
             if not isinstance(raw, dict):
-                raise _Problem("each entry must be a mapping")
+                raise _SchemaError("each entry must be a mapping")
             _expect_keys(raw, _STATUS_KEYS)
             key = _status_key(raw.get("status"))
             if key in statuses:
-                raise _Problem(f"status {key} is listed twice")
+                raise _SchemaError(f"status {key} is listed twice")
             statuses[key] = _entry(f"status.{key}", {k: v for k, v in raw.items() if k != "status"})
-        except _Problem as exc:
+        except _SchemaError as exc:
             raise fail(where, exc) from None
 
     messages = []
     for index, raw in enumerate(messages_raw):
-        where = f"messages[{index}]" + (f" (id {raw.get('id')!r})" if isinstance(raw, dict) and raw.get("id") else "")
+        where = f"messages[{index}]" + (
+            f" (id {raw.get('id')!r})" if isinstance(raw, dict) and raw.get("id") else ""
+        )
         try:
             if not isinstance(raw, dict):
-                raise _Problem("each entry must be a mapping")
+                raise _SchemaError("each entry must be a mapping")
             _expect_keys(raw, _MESSAGE_KEYS)
             messages.append(_message_rule(index, raw))
-        except _Problem as exc:
+        except _SchemaError as exc:
             raise fail(where, exc) from None
 
-    return ProviderProfile(
-        name=name,
-        source=source,
-        inherits=inherits,
-        reset_timezone=reset_tz,
-        errors=errors,
-        statuses=statuses,
-        messages=tuple(messages),
-        **base,
-    )
+    return attrs.evolve(profile, errors=errors, statuses=statuses, messages=tuple(messages))
 
 
 def build_profiles(docs: Mapping[str, tuple[Mapping[str, Any], str]]) -> dict[str, ProviderProfile]:
@@ -423,9 +462,13 @@ def build_profiles(docs: Mapping[str, tuple[Mapping[str, Any], str]]) -> dict[st
         while parent is not None:
             if parent not in profiles:
                 known = ", ".join(sorted(profiles))
-                raise TableError(profile.source, "inherits", f"no profile named {parent!r}; known: {known}")
+                raise TableError(
+                    profile.source, "inherits", f"no profile named {parent!r}; known: {known}"
+                )
             if parent in seen:
-                raise TableError(profile.source, "inherits", f"profiles inherit in a cycle through {parent!r}")
+                raise TableError(
+                    profile.source, "inherits", f"profiles inherit in a cycle through {parent!r}"
+                )
             seen.add(parent)
             parent = profiles[parent].inherits
     return profiles

@@ -7,9 +7,11 @@ it, so results are reproducible in tests and across time zones.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..verdict import RetryWindow
 
@@ -38,8 +40,7 @@ def _require_aware(now: datetime) -> None:
 
 
 def _window(seconds: float) -> RetryWindow | None:
-    if seconds < 0:
-        seconds = 0
+    seconds = max(seconds, 0)
     if seconds > MAX_WAIT.total_seconds():
         return None
     return RetryWindow.seconds(seconds)
@@ -49,7 +50,7 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if value == value and abs(value) < 1e13 else None
+        return float(value) if math.isfinite(value) and abs(value) < 1e13 else None
     if not isinstance(value, str):
         return None
     m = _NUMBER.fullmatch(value[:40])
@@ -101,8 +102,6 @@ def resolve_timezone(name: str | tzinfo | None) -> tzinfo:
         return name
     if name.upper() in ("UTC", "GMT", "Z"):
         return timezone.utc
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -135,7 +134,9 @@ def next_full_hour(now: datetime, tz: tzinfo = timezone.utc) -> RetryWindow:
 
 
 def backoff_window(attempt: int, *, base: float = 1.0, cap: float = 600.0) -> RetryWindow:
-    """Exponential backoff for the ``attempt``-th retry (1-based): ``[d, 2d]``, ``d = base * 2**(attempt-1)``.
+    """Exponential backoff for the ``attempt``-th retry (1-based): ``[d, 2d]``.
+
+    ``d = base * 2 ** (attempt - 1)``.
 
     Both ends are capped at ``cap`` seconds. Pick a random instant inside the
     window (full jitter) so that many clients do not retry in step.
