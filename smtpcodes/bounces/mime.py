@@ -261,6 +261,16 @@ def from_email_message(message: email.message.Message, depth: int = 0) -> Part:
             body = raw_payload.encode("utf-8", errors="surrogateescape")
         elif isinstance(raw_payload, bytes):
             body = raw_payload
+    if message.get_content_type() in ("message/delivery-status", "message/feedback-report"):
+        # compat32 splits these bodies into header blocks; put the blocks back together.
+        blocks = message.get_payload()
+        if isinstance(blocks, list):
+            body = "\n".join(
+                "".join(f"{k}: {v}\n" for k, v in block.items())
+                for block in blocks
+                if isinstance(block, email.message.Message)
+            ).encode("utf-8", errors="replace")
+        return Part(Headers(fields), body)
     part = Part(Headers(fields), body)
     if depth < MAX_DEPTH and message.is_multipart():
         payload = message.get_payload()

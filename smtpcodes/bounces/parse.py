@@ -79,7 +79,12 @@ def load_message(
     :raises TypeError: for any other input type.
     """
     if isinstance(message, email.message.Message):
-        return from_email_message(message)
+        # Re-serialising keeps one parsing path; the object tree is the fallback.
+        try:
+            data = message.as_bytes(policy=email.policy.compat32)
+        except (ValueError, LookupError, UnicodeError, TypeError):
+            return from_email_message(message)
+        return _parse_bytes(data[:MAX_INPUT_BYTES])
     if isinstance(message, os.PathLike) or (
         isinstance(message, str)
         and "\n" not in message

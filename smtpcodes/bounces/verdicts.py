@@ -85,7 +85,12 @@ def verdict_for(
 ) -> Verdict:
     """Classify one recipient's outcome following the module's precedence rules."""
     if reply is not None:
-        if reply.enhanced is None and status is not None:
+        # A generic X.0.0 status says nothing the basic code does not; lend only a specific one.
+        if (
+            reply.enhanced is None
+            and status is not None
+            and (status.subject, status.detail) != (0, 0)
+        ):
             reply = attrs.evolve(
                 reply, enhanced=status, enhanced_mismatch=status.class_ != reply.reply_class
             )

@@ -1,0 +1,238 @@
+"""Read delivery results from MTA logs: Postfix, Exim and Sendmail.
+
+Recognised lines (anything else is skipped):
+
+* Postfix: ``postfix/smtp[..]: QID: to=<a@b>, ..., dsn=5.1.1, status=bounced (host
+  mx[192.0.2.1] said: 550 5.1.1 ... (in reply to RCPT TO command))``; also
+  ``status=deferred`` and ``status=sent``.
+* Exim: ``... ** a@b R=.. T=..: SMTP error from remote mail server after RCPT
+  TO:<a@b>: 550 5.1.1 ...`` (failed), ``== a@b ... defer (-44): ...``
+  (deferred) and ``=> a@b ...`` (delivered).
+* Sendmail: ``sm-mta[..]: QID: to=<a@b>, ..., dsn=5.1.1, stat=User unknown``
+  (``stat=Deferred: ...``, ``stat=Sent (...)``).
+
+Each line is parsed on its own (sans-I/O: :func:`parse_log_line`);
+:func:`read_log` streams a file. Lines are cut at :data:`MAX_LINE_CHARS`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .verdicts import parse_status, reply_from_diagnostic, verdict_for
+
+if TYPE_CHECKING:
+    from ..classifier import Classifier
+    from ..reply import EnhancedCode, Reply
+    from ..verdict import Verdict
+
+__all__ = ["MAX_LINE_CHARS", "LogRecord", "parse_log_line", "read_log", "read_log_lines"]
+
+#: Characters of one log line that are read.
+MAX_LINE_CHARS = 16_384
+
+_POSTFIX = re.compile(
+    r"postfix(?:-[\w.-]{1,40})?/[\w/.-]{1,40}\[\d{1,10}\]: (?P<qid>[0-9A-Za-z]{5,40}): "
+    r"to=<(?P<rcpt>[^>]{0,320})>,(?P<middle>.{0,2000}?) status=(?P<status>sent|bounced|deferred"
+    r"|expired|undeliverable)(?: \((?P<text>.{0,8000})\))?\s*$"
+)
+_POSTFIX_DSN = re.compile(r"\bdsn=(\d\.\d{1,3}\.\d{1,3})")
+_POSTFIX_RELAY = re.compile(r"\brelay=([^,\s]{1,300})")
+_EXIM = re.compile(
+    r"(?:^|\s)(?P<id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) (?P<flag>\*\*|==|=>|->) "
+    r"(?P<rcpt>[^\s<>]{1,320}@[^\s<>]{1,255}|:blackhole:|\S{1,320})(?: <(?P<orig>[^>]{0,320})>)?"
+    r"(?P<rest>.{0,8000})$"
+)
+_EXIM_HOST = re.compile(r"\bH=([^\s\[]{1,255})")
+_SENDMAIL = re.compile(
+    r"(?:sendmail|sm-mta|sm-msp-queue)\[\d{1,10}\]: (?P<qid>[0-9A-Za-z]{6,40}): "
+    r"to=(?P<rcpt>[^,]{1,2000}),(?P<middle>.{0,2000}?) stat=(?P<stat>.{0,8000})$"
+)
+_SENDMAIL_DSN = re.compile(r"\bdsn=(\d\.\d{1,3}\.\d{1,3})")
+_SENDMAIL_RELAY = re.compile(r"\brelay=([^,\s]{1,300})")
+_ADDRESS = re.compile(r"<?([^\s<>,\"]{1,64}@[^\s<>,\"]{1,255})>?")
+
+_POSTFIX_ACTION = {
+    "sent": "delivered",
+    "bounced": "failed",
+    "expired": "failed",
+    "undeliverable": "failed",
+    "deferred": "delayed",
+}
+_EXIM_ACTION = {"**": "failed", "==": "delayed", "=>": "delivered", "->": "delivered"}
+_KIND = {"failed": "bounce", "delayed": "delay", "delivered": "delivered"}
+
+
+@attrs.frozen
+class LogRecord:
+    """One delivery result read from a log line."""
+
+    recipient: str
+    action: str
+    kind: str
+    status: EnhancedCode | None
+    reply: Reply | None
+    diagnostic: str
+    verdict: Verdict
+    mta: str
+    queue_id: str | None = None
+    relay: str | None = None
+    line_number: int = 0
+    source: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {
+            "source": self.source,
+            "line": self.line_number,
+            "mta": self.mta,
+            "queue_id": self.queue_id,
+            "recipient": self.recipient,
+            "kind": self.kind,
+            "action": self.action,
+            "status": str(self.status) if self.status is not None else None,
+            "reply_code": self.reply.code if self.reply is not None else None,
+            "diagnostic": self.diagnostic,
+            "relay": self.relay,
+            "verdict": self.verdict.as_dict(),
+        }
+
+
+def _build(
+    classifier: Classifier,
+    *,
+    mta: str,
+    recipient: str,
+    action: str,
+    status_text: str,
+    diagnostic: str,
+    queue_id: str | None,
+    relay: str | None,
+) -> LogRecord:
+    diagnostic = " ".join(diagnostic.split())
+    status = parse_status(status_text)
+    reply = reply_from_diagnostic(diagnostic) if diagnostic else None
+    if action == "delivered" and (reply is None or reply.reply_class != 2):
+        # "status=sent (250 ok)" may quote nothing useful; a delivery is a delivery.
+        verdict = classifier.classify("250 " + diagnostic if reply is None else reply)
+    else:
+        verdict = verdict_for(
+            classifier, action=action, status=status, reply=reply, diagnostic=diagnostic
+        )
+    if status is None and reply is not None:
+        status = reply.enhanced
+    return LogRecord(
+        recipient=recipient,
+        action=action,
+        kind=_KIND[action],
+        status=status,
+        reply=reply,
+        diagnostic=diagnostic,
+        verdict=verdict,
+        mta=mta,
+        queue_id=queue_id,
+        relay=relay,
+    )
+
+
+def parse_log_line(line: str, *, classifier: Classifier | None = None) -> LogRecord | None:
+    """The delivery result in one Postfix, Exim or Sendmail log line, or ``None``."""
+    line = line[:MAX_LINE_CHARS].rstrip("\r\n")
+    if "to=" not in line and " ** " not in line and " == " not in line and " => " not in line:
+        return None
+    if classifier is None:
+        from ..classifier import Classifier as _Classifier  # noqa: PLC0415 - import cycle
+
+        classifier = _Classifier.default()
+    if "status=" in line:
+        m = _POSTFIX.search(line)
+        if m is not None:
+            middle = m["middle"]
+            dsn = _POSTFIX_DSN.search(middle)
+            relay = _POSTFIX_RELAY.search(middle)
+            return _build(
+                classifier,
+                mta="postfix",
+                recipient=m["rcpt"],
+                action=_POSTFIX_ACTION[m["status"]],
+                status_text=dsn[1] if dsn else "",
+                diagnostic=m["text"] or "",
+                queue_id=m["qid"],
+                relay=relay[1] if relay else None,
+            )
+    if "stat=" in line:
+        m = _SENDMAIL.search(line)
+        if m is not None:
+            return _sendmail(classifier, m)
+    m = _EXIM.search(line)
+    if m is not None and "@" in m["rcpt"]:
+        rest = m["rest"]
+        text = rest.split(": ", 1)[1] if ": " in rest else rest
+        host = _EXIM_HOST.search(rest)
+        return _build(
+            classifier,
+            mta="exim",
+            recipient=m["rcpt"],
+            action=_EXIM_ACTION[m["flag"]],
+            status_text="",
+            diagnostic=text.strip() if m["flag"] in ("**", "==") else "",
+            queue_id=m["id"],
+            relay=host[1] if host else None,
+        )
+    return None
+
+
+def _sendmail(classifier: Classifier, m: re.Match[str]) -> LogRecord | None:
+    stat = m["stat"].strip()
+    lowered = stat.lower()
+    if lowered.startswith("sent"):
+        action = "delivered"
+        text = stat[4:].strip(" ()")
+    elif lowered.startswith("deferred"):
+        action = "delayed"
+        text = stat.partition(":")[2].strip() or stat
+    else:
+        action = "failed"
+        text = stat
+    recipients = [a[1] for a in _ADDRESS.finditer(m["rcpt"])]
+    if not recipients:
+        return None
+    dsn = _SENDMAIL_DSN.search(m["middle"])
+    relay = _SENDMAIL_RELAY.search(m["middle"])
+    return _build(
+        classifier,
+        mta="sendmail",
+        recipient=recipients[0],
+        action=action,
+        status_text=dsn[1] if dsn else "",
+        diagnostic=text,
+        queue_id=m["qid"],
+        relay=relay[1] if relay else None,
+    )
+
+
+def read_log_lines(
+    lines: Iterable[str], *, classifier: Classifier | None = None, source: str | None = None
+) -> Iterator[LogRecord]:
+    """Yield a record for every delivery-result line of ``lines``."""
+    for number, line in enumerate(lines, 1):
+        record = parse_log_line(line, classifier=classifier)
+        if record is not None:
+            yield attrs.evolve(record, line_number=number, source=source)
+
+
+def read_log(
+    path: str | os.PathLike[str], *, classifier: Classifier | None = None
+) -> Iterator[LogRecord]:
+    """Stream the delivery results of one log file (undecodable bytes replaced).
+
+    :raises OSError: when the file cannot be read.
+    """
+    with Path(path).open(encoding="utf-8", errors="replace") as handle:
+        yield from read_log_lines(handle, classifier=classifier, source=os.fspath(path))
