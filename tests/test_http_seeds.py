@@ -170,7 +170,7 @@ def test_smtp2go_api_exception_example() -> None:
 
 
 def test_smtp2go_field_validation_example() -> None:
-    """The seed's NON_VALIDATING_IN_PAYLOAD on field 'sender' blames the sender and keeps the field error."""
+    """NON_VALIDATING_IN_PAYLOAD on field 'sender' blames the sender and keeps the field error."""
     body = {
         "error": "An error occurred processing the json data you sent with the request ...",
         "error_code": "E_ApiResponseCodes.NON_VALIDATING_IN_PAYLOAD",
@@ -189,7 +189,7 @@ def test_smtp2go_field_validation_example() -> None:
 
 
 def test_migosmtp_invalid_email_from_blames_sender() -> None:
-    """invalid_email_address on `from` is the sender's fault (no suppression); on `to`, the recipient's."""
+    """invalid_email_address on `from` is the sender's fault; on `to`, the recipient's."""
     base = {"success": False, "error": "invalid_email_address", "message": "x", "code": 422}
     to = classify_http(422, {**base, "field": "to"}, None, "migosmtp", NOW)
     sender = classify_http(422, {**base, "field": "from"}, None, "migosmtp", NOW)
