@@ -19,12 +19,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from .errors import ReplyParseError
 from .hints import find_no_retry_hint, find_retry_hint
-from .policy import make_verdict
-from .reply import MAX_REPLY_CHARS, STAGES, EnhancedCode, Reply, find_enhanced_code, find_stage, parse_reply
+from .reply import (
+    MAX_REPLY_CHARS,
+    STAGES,
+    EnhancedCode,
+    Reply,
+    find_enhanced_code,
+    find_stage,
+    parse_reply,
+)
+from .rules import words_of
 from .tables import CodeEntry, Tables, lookup_enhanced
 from .verdict import Category, Outcome, RetryWindow, Verdict
 
@@ -36,6 +45,7 @@ _OUTCOME_BY_CLASS = {
     4: Outcome.TRANSIENT,
     5: Outcome.PERMANENT,
 }
+_NO_WAIT = RetryWindow(timedelta(0), timedelta(0))
 _STAGE_ALIASES = {
     "RCPT TO": "RCPT",
     "MAIL FROM": "MAIL",
@@ -103,14 +113,12 @@ class Classifier:
         """
         if stage is not None:
             stage = normalize_stage(stage)
-        if isinstance(reply, Reply):
-            return self._classify_reply(reply, stage)
-        if isinstance(reply, str | bytes):
-            return self._cached(reply, stage)
-        if isinstance(reply, bytearray | memoryview):
-            return self._cached(bytes(reply), stage)
-        msg = f"classify() takes a reply as str, bytes or Reply, not {type(reply).__name__}"
-        raise TypeError(msg)
+        given: object = reply  # callers without type checking pass anything
+        if isinstance(given, Reply):
+            return self._classify_reply(given, stage)
+        if isinstance(given, str | bytes):
+            return self._cached(given, stage)
+        return _wrong_type(given)
 
     __call__ = classify
 
@@ -129,37 +137,49 @@ class Classifier:
         enhanced = reply.enhanced
         outcome = _OUTCOME_BY_CLASS.get(code // 100, Outcome.UNKNOWN)
         lowered = reply.text.lower()
-        found = tables.rules.match(lowered, code, enhanced, stage)
+        words = words_of(lowered)
+        found = tables.rules.match(lowered, words, code, enhanced, stage)
         if found is not None:
             rule = found.rule
+            retry_after, action = rule.retry_after, rule.action
+            if enhanced is not None and (retry_after is None or action is None) and tables.pairs:
+                # A rule that agrees with a prescribed pair (the seeds' "421 4.7.0:
+                # retry in 5-15 minutes") keeps the pair's window and action.
+                pair = tables.pairs.get((code, str(enhanced)))
+                if pair is not None and pair.category_for(outcome, stage) is rule.category:
+                    retry_after = retry_after or pair.retry_after
+                    action = action or pair.action
             return self._finish(
                 rule.category,
                 rule.override_outcome or outcome,
-                reply=reply,
-                rule_id=rule.id,
-                lowered=lowered,
-                retry=rule.retry,
-                suppress=rule.suppress,
-                retry_after=rule.retry_after,
-                action=rule.action,
-                delivery_unknown=rule.delivery_unknown,
+                reply,
+                rule.id,
+                lowered,
+                words,
+                rule.retry,
+                rule.suppress,
+                retry_after,
+                action,
+                rule.delivery_unknown,
             )
         if outcome is Outcome.SUCCESS:
             entry = tables.basic.get(code)
-            return self._finish(
-                Category.DELIVERED, outcome, reply=reply,
-                rule=entry.id if entry else f"class.{code // 100}xx", lowered=lowered,
-            )
+            rule_id = entry.id if entry else f"class.{code // 100}xx"
+            return self._finish(Category.DELIVERED, outcome, reply, rule_id, lowered, words)
         entry = self._code_entry(code, enhanced, stage)
         if entry is None:
-            return self._finish(Category.UNKNOWN, outcome, reply=reply, rule_id=f"class.{code // 100}xx", lowered=lowered)
-        return self._from_entry(entry, outcome, stage, reply=reply, lowered=lowered)
+            return self._finish(
+                Category.UNKNOWN, outcome, reply, f"class.{code // 100}xx", lowered, words
+            )
+        return self._from_entry(entry, outcome, stage, reply, lowered, words)
 
-    def _code_entry(self, code: int, enhanced: EnhancedCode | None, stage: str | None) -> CodeEntry | None:
+    def _code_entry(
+        self, code: int, enhanced: EnhancedCode | None, stage: str | None
+    ) -> CodeEntry | None:
         tables = self.tables
         basic = tables.basic.get(code)
         if enhanced is not None:
-            pair = tables.pairs.get((code, str(enhanced)))
+            pair = tables.pairs.get((code, str(enhanced))) if tables.pairs else None
             if pair is not None:
                 return pair
             entry = lookup_enhanced(tables, enhanced)
@@ -168,82 +188,108 @@ class Classifier:
                 # (X.Y.0) defers to a basic code that says more: "530 5.7.0" is
                 # auth_required (RFC 4954), not a generic policy refusal.
                 generic = enhanced.detail == 0
-                if not (generic and basic is not None and (
-                    basic.category is not Category.UNKNOWN or (stage and stage in basic.stage)
-                )):
+                if not (
+                    generic
+                    and basic is not None
+                    and (basic.category is not Category.UNKNOWN or (stage and stage in basic.stage))
+                ):
                     return entry
         return basic
 
     def _from_entry(
-        self, entry: CodeEntry, outcome: Outcome, stage: str | None, *, reply: Reply | None, lowered: str
+        self,
+        entry: CodeEntry,
+        outcome: Outcome,
+        stage: str | None,
+        reply: Reply | None,
+        lowered: str,
+        words: set[bytes],
     ) -> Verdict:
         return self._finish(
             entry.category_for(outcome, stage),
             outcome,
-            reply=reply,
-            rule_id=entry.id,
-            lowered=lowered,
-            retry=entry.retry,
-            suppress=entry.suppress,
-            retry_after=entry.retry_after,
-            action=entry.action,
+            reply,
+            entry.id,
+            lowered,
+            words,
+            entry.retry,
+            entry.suppress,
+            entry.retry_after,
+            entry.action,
         )
 
     def _classify_text(self, text: str, stage: str | None) -> Verdict:
         """Text with no reply code: text rules, then an enhanced code such as ``#4.4.1``."""
         tables = self.tables
         lowered = text.lower()
+        words = words_of(lowered)
         stage = stage or find_stage(text)
         enhanced = find_enhanced_code(text)
         by_enhanced = _OUTCOME_BY_CLASS.get(enhanced.class_) if enhanced else None
-        found = tables.rules.match(lowered, None, enhanced, stage)
+        found = tables.rules.match(lowered, words, None, enhanced, stage)
         if found is not None:
             rule = found.rule
             outcome = rule.override_outcome or rule.outcome or by_enhanced or Outcome.UNKNOWN
             return self._finish(
-                rule.category, outcome, reply=None, rule_id=rule.id, lowered=lowered,
-                retry=rule.retry, suppress=rule.suppress, retry_after=rule.retry_after,
-                action=rule.action, delivery_unknown=rule.delivery_unknown,
+                rule.category,
+                outcome,
+                None,
+                rule.id,
+                lowered,
+                words,
+                rule.retry,
+                rule.suppress,
+                rule.retry_after,
+                rule.action,
+                rule.delivery_unknown,
             )
         if enhanced is not None and by_enhanced is not None:
             entry = lookup_enhanced(tables, enhanced)
             if entry is not None:
-                return self._from_entry(entry, by_enhanced, stage, reply=None, lowered=lowered)
-        return self._finish(Category.UNKNOWN, Outcome.UNKNOWN, reply=None, rule_id=None, lowered=lowered)
+                return self._from_entry(entry, by_enhanced, stage, None, lowered, words)
+        return self._finish(Category.UNKNOWN, Outcome.UNKNOWN, None, None, lowered, words)
 
     def _finish(
         self,
         category: Category,
         outcome: Outcome,
-        *,
         reply: Reply | None,
-        rule_id: str | None = None,
-        rule: str | None = None,
+        rule_id: str | None,
         lowered: str,
+        words: set[bytes],
         retry: bool | None = None,
         suppress: bool | None = None,
         retry_after: RetryWindow | None = None,
         action: str | None = None,
         delivery_unknown: bool = False,
     ) -> Verdict:
-        policies = self.tables.categories
+        # The same derivation as policy.make_verdict, inlined: this is the hot path.
+        policy = self.tables.categories[category]
+        success = outcome is Outcome.SUCCESS
         if retry is None:
-            retry = policies[category].retry_for(outcome)
-        if retry and find_no_retry_hint(lowered):
+            retry = policy.retry_for(outcome)
+        if retry and find_no_retry_hint(lowered, words):
             retry = False
+        if suppress is None:
+            suppress = False if success else policy.suppress_for(outcome)
+        window = None
         if retry:
-            retry_after = find_retry_hint(lowered) or retry_after
-        return make_verdict(
-            category,
+            window = (
+                find_retry_hint(lowered, words) or retry_after or policy.retry_after or _NO_WAIT
+            )
+        return Verdict(
             outcome,
-            reply=reply,
-            rule=rule_id or rule,
-            retry=retry,
-            retry_after=retry_after,
-            suppress=suppress,
-            delivery_unknown=delivery_unknown,
-            action=action,
-            policies=policies,
+            category,
+            retry,
+            window,
+            suppress,
+            policy.scope,
+            delivery_unknown,
+            reply,
+            rule_id,
+            policy.action if action is None else action,
+            None,
+            policy.suppress_after if not suppress else None,
         )
 
     def explain(self, code: str) -> list[tuple[str, CodeEntry]]:
@@ -276,7 +322,11 @@ class Classifier:
                 raise ValueError(msg)
             return [("basic", entry)]
         try:
-            enh = EnhancedCode.parse(text.replace("x", "X").replace("X.", "5.", 1) if text.upper().startswith("X.") else text)
+            enh = EnhancedCode.parse(
+                text.replace("x", "X").replace("X.", "5.", 1)
+                if text.upper().startswith("X.")
+                else text
+            )
         except ValueError:
             msg = f"{code!r} is not a reply code such as 421, 5.7.26 or '421 4.7.0'"
             raise ValueError(msg) from None
@@ -289,6 +339,11 @@ class Classifier:
         elif enh.subject in tables.subjects:
             out.append(("subject", tables.subjects[enh.subject]))
         return out
+
+
+def _wrong_type(reply: object) -> Verdict:
+    msg = f"classify() takes a reply as str, bytes or Reply, not {type(reply).__name__}"
+    raise TypeError(msg)
 
 
 def classify(reply: str | bytes | Reply, /, *, stage: str | None = None) -> Verdict:

@@ -173,7 +173,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
                 "id": entry.id,
                 "title": entry.title,
                 "category": entry.category.value,
-                "transient_category": entry.transient_category.value if entry.transient_category else None,
+                "transient_category": entry.transient_category.value
+                if entry.transient_category
+                else None,
                 "stage": {k: v.value for k, v in entry.stage.items()},
                 "retry": entry.retry,
                 "suppress": entry.suppress,
@@ -216,7 +218,9 @@ def _cmd_codes(args: argparse.Namespace) -> int:
         elif kind == "rules":
             out.write(f"# text rules ({len(tables.rules)})\n")
             for rule in tables.rules.rules:
-                out.write(f"{rule.id:<48} {rule.category.value:<20} {rule.comment.splitlines()[0]}\n")
+                out.write(
+                    f"{rule.id:<48} {rule.category.value:<20} {rule.comment.splitlines()[0]}\n"
+                )
         out.write("\n")
     return 0
 
@@ -237,27 +241,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     overlay = argparse.ArgumentParser(add_help=False)
     overlay.add_argument(
-        "--overlay", action="append", metavar="PATH",
+        "--overlay",
+        action="append",
+        metavar="PATH",
         help="a YAML file or folder laid over the default tables (repeatable)",
     )
 
-    p = sub.add_parser("classify", parents=[overlay], help="classify SMTP replies",
-                       description="Classify SMTP replies given as arguments or on standard input "
-                       "(one per line; multi-line replies are kept together).")
+    p = sub.add_parser(
+        "classify",
+        parents=[overlay],
+        help="classify SMTP replies",
+        description="Classify SMTP replies given as arguments or on standard input "
+        "(one per line; multi-line replies are kept together).",
+    )
     p.add_argument("reply", nargs="*", help="reply text, e.g. '550 5.1.1 User unknown'")
     p.add_argument("--stage", help="the SMTP command the reply answered (RCPT, MAIL, DATA, ...)")
     p.add_argument("--json", action="store_true", help="one JSON object per reply")
     p.set_defaults(func=_cmd_classify)
 
-    p = sub.add_parser("explain", parents=[overlay], help="show what the tables say about a code",
-                       description="Show the table entries for a code: 421, 5.7.26, X.1.1 or '421 4.7.0'.")
+    p = sub.add_parser(
+        "explain",
+        parents=[overlay],
+        help="show what the tables say about a code",
+        description="Show the table entries for a code: 421, 5.7.26, X.1.1 or '421 4.7.0'.",
+    )
     p.add_argument("code", nargs="+", help="the code")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("codes", parents=[overlay], help="list the tables")
-    p.add_argument("table", nargs="?", choices=["categories", "basic", "enhanced", "pairs", "rules"],
-                   help="only this table")
+    p.add_argument(
+        "table",
+        nargs="?",
+        choices=["categories", "basic", "enhanced", "pairs", "rules"],
+        help="only this table",
+    )
     p.set_defaults(func=_cmd_codes)
 
     for name in _COMMAND_MODULES:

@@ -13,10 +13,24 @@ from .verdict import RetryWindow
 __all__ = ["find_no_retry_hint", "find_retry_hint"]
 
 _UNITS = {
-    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
 }
 _UNIT = r"(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|s|m|h|d)\b"
 _NUMBER = r"(\d{1,6})(?:\s?(?:-|to|or)\s?(\d{1,6}))?"
@@ -33,12 +47,18 @@ _NO_RETRY = re.compile(
     r"will not be retried|not be delivered, do not retry|no further (?:delivery )?attempts?|"
     r"permanent(?:ly)? (?:failure|rejected)[^.]{0,20} do not retry)"
 )
-_TRIGGERS = ("try", "wait", "send", "come back", "deferred for", "blocked for", "limited for", "retry")
+# Words without which no hint pattern can match: a set test spares the regexes.
+_HINT_WORDS = frozenset({b"try", b"retry", b"wait", b"resend", b"send", b"re", b"back", b"for"})
+_NO_RETRY_WORDS = frozenset({b"not", b"don", b"dont", b"no"})
 
 
-def find_retry_hint(lowered: str) -> RetryWindow | None:
-    """A retry window the (lower-cased) text itself asks for, if any."""
-    if not any(t in lowered for t in _TRIGGERS):
+def find_retry_hint(lowered: str, words: set[bytes] | None = None) -> RetryWindow | None:
+    """A retry window the (lower-cased) text itself asks for, if any.
+
+    ``words`` (the text's words from :func:`smtpcodes.rules.words_of`, if
+    already known) lets the common case skip the patterns.
+    """
+    if words is not None and words.isdisjoint(_HINT_WORDS):
         return None
     m = _RETRY_AFTER.search(lowered)
     if m is not None:
@@ -54,6 +74,8 @@ def find_retry_hint(lowered: str) -> RetryWindow | None:
     return RetryWindow.seconds(low, high)
 
 
-def find_no_retry_hint(lowered: str) -> bool:
+def find_no_retry_hint(lowered: str, words: set[bytes] | None = None) -> bool:
     """Whether the (lower-cased) text says a resend will not help."""
-    return ("not" in lowered or "n't" in lowered or "no further" in lowered) and _NO_RETRY.search(lowered) is not None
+    if words is not None and words.isdisjoint(_NO_RETRY_WORDS):
+        return False
+    return _NO_RETRY.search(lowered) is not None

@@ -14,6 +14,7 @@ regular expression is linear (no nested quantifiers), and at most
 
 from __future__ import annotations
 
+import functools
 import re
 
 import attrs
@@ -45,14 +46,21 @@ class EnhancedCode:
     class_: int
     subject: int
     detail: int
+    # Both text forms are computed once: the classifier looks codes up by them.
+    _text: str = attrs.field(init=False, eq=False, order=False, repr=False)
+    _subject_key: str = attrs.field(init=False, eq=False, order=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_text", f"{self.class_}.{self.subject}.{self.detail}")
+        object.__setattr__(self, "_subject_key", f"X.{self.subject}.{self.detail}")
 
     def __str__(self) -> str:
-        return f"{self.class_}.{self.subject}.{self.detail}"
+        return self._text
 
     @property
     def subject_key(self) -> str:
         """The class-free ``X.subject.detail`` form under which the registry lists it."""
-        return f"X.{self.subject}.{self.detail}"
+        return self._subject_key
 
     @classmethod
     def parse(cls, text: str) -> EnhancedCode:
@@ -114,7 +122,9 @@ _CODE_AFTER_LEAD = re.compile(
     re.IGNORECASE,
 )
 # A code followed by an enhanced code of the same class anywhere in a line.
-_CODE_WITH_ENHANCED = re.compile(r"(?<![\w.])([2-5])([0-9][0-9])([ \t-])(?=[#(]?\1\.\d{1,3}\.\d{1,3})")
+_CODE_WITH_ENHANCED = re.compile(
+    r"(?<![\w.])([2-5])([0-9][0-9])([ \t-])(?=[#(]?\1\.\d{1,3}\.\d{1,3})"
+)
 # RFC 3464 diagnostic-type prefix: "smtp; ", "X-Postfix; ", "X-Unix; " ...
 _DSN_PREFIX = re.compile(r"[ \t]{0,8}[A-Za-z][A-Za-z0-9-]{0,30}[ \t]{0,4};[ \t]{0,8}")
 # Postfix appends "(in reply to RCPT TO command)"; Exim writes "after RCPT TO:<a@b>:".
@@ -128,7 +138,9 @@ _EXIM_AFTER = re.compile(
     r"initial connection|pipelined)",
     re.IGNORECASE,
 )
-_HOST_SAID = re.compile(r"\bhost ([A-Za-z0-9.-]{1,253})(?:\s?\[[0-9A-Fa-f:.]{1,45}\])?(?: said)?:", re.IGNORECASE)
+_HOST_SAID = re.compile(
+    r"\bhost ([A-Za-z0-9.-]{1,253})(?:\s?\[[0-9A-Fa-f:.]{1,45}\])?(?: said)?:", re.IGNORECASE
+)
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _SPACES = re.compile(r"[ \t]+")
 
@@ -147,7 +159,13 @@ _STAGE_NAMES = {
 }
 
 
-def _decode(raw: str | bytes) -> tuple[str, bool]:
+@functools.lru_cache(maxsize=4096)
+def _enhanced(class_: str, subject: str, detail: str) -> EnhancedCode:
+    # Replies repeat a few hundred codes: share their values instead of rebuilding them.
+    return EnhancedCode(int(class_), int(subject), int(detail))
+
+
+def _decode(raw: object) -> tuple[str, bool]:
     if isinstance(raw, bytes | bytearray | memoryview):
         data = bytes(raw[: MAX_REPLY_CHARS * 4])
         text = data.decode("utf-8", errors="replace")
@@ -166,7 +184,14 @@ def _decode(raw: str | bytes) -> tuple[str, bool]:
 
 def find_stage(text: str) -> str | None:
     """The SMTP stage a log or DSN text says the reply answered, if any."""
-    m = _IN_REPLY_TO.search(text) or _EXIM_AFTER.search(text)
+    # Cheap substring tests first: most replies name no stage, and the
+    # case-insensitive patterns cannot use a literal-prefix scan.
+    lowered = text.lower()
+    m = None
+    if "in reply to" in lowered:
+        m = _IN_REPLY_TO.search(text)
+    if m is None and "after " in lowered:
+        m = _EXIM_AFTER.search(text)
     if m is None:
         return None
     return _STAGE_NAMES.get(m[1].lower())
@@ -177,7 +202,7 @@ def find_enhanced_code(text: str) -> EnhancedCode | None:
     m = _ENHANCED_ANY.search(text[:MAX_REPLY_CHARS])
     if m is None:
         return None
-    return EnhancedCode(int(m[1]), int(m[2]), int(m[3]))
+    return _enhanced(m[1], m[2], m[3])
 
 
 def _locate(lines: list[str]) -> tuple[int, int, str] | None:
@@ -209,24 +234,36 @@ def parse_reply(raw: str | bytes, /) -> Reply:
     :raises TypeError: if ``raw`` is neither ``str`` nor ``bytes``.
     """
     text, truncated = _decode(raw)
+    if "\n" not in text and "\r" not in text:
+        # Fast path: most replies are one wire line starting with the code.
+        m = _CODE_LINE.match(text)
+        if m is not None and m[2] != "-":
+            body = text[m.end() :].strip()
+            enhanced = None
+            em = _ENHANCED_LEAD.match(body)
+            if em is not None:
+                enhanced = _enhanced(em[1], em[2], em[3])
+                body = body[em.end() :].lstrip()
+            return _build(
+                int(m[1]), enhanced, [body] if body else [], [text.strip()], text, None, truncated
+            )
     lines = _NEWLINES.split(text, MAX_REPLY_LINES)[:MAX_REPLY_LINES]
     found = _locate(lines)
     if found is None:
         preview = " ".join(text.split())[:60]
         msg = (
-            f"no SMTP reply code (a number from 200 to 599 at the start of a line) "
-            f"in {preview!r}" if preview else "the reply is empty"
+            f"no SMTP reply code (a number from 200 to 599 at the start of a line) in {preview!r}"
+            if preview
+            else "the reply is empty"
         )
         raise ReplyParseError(msg)
     first, column, code_str = found
-    code = int(code_str)
     lead = lines[first][:column]
-    stage = find_stage(text)
     host_match = _HOST_SAID.search(lead) if lead else None
 
     kept: list[str] = []
     parts: list[str] = []
-    enhanced: EnhancedCode | None = None
+    enhanced = None
     ended = False
     for index in range(first, len(lines)):
         line = lines[index][column:] if index == first else lines[index]
@@ -248,18 +285,35 @@ def parse_reply(raw: str | bytes, /) -> Reply:
         em = _ENHANCED_LEAD.match(body)
         if em is not None:
             if enhanced is None:
-                enhanced = EnhancedCode(int(em[1]), int(em[2]), int(em[3]))
+                enhanced = _enhanced(em[1], em[2], em[3])
             body = body[em.end() :].lstrip()
         if body:
             parts.append(body)
         if last:
             ended = True
-    message = _SPACES.sub(" ", " ".join(parts))
-    if enhanced is None:
+    return _build(
+        int(code_str), enhanced, parts, kept, text, host_match[1] if host_match else None, truncated
+    )
+
+
+def _build(
+    code: int,
+    enhanced: EnhancedCode | None,
+    parts: list[str],
+    kept: list[str],
+    text: str,
+    remote_host: str | None,
+    truncated: bool,
+) -> Reply:
+    message = " ".join(parts)
+    if "  " in message or "\t" in message:
+        message = _SPACES.sub(" ", message)
+    if enhanced is None and "#" in message:
         # qmail and some gateways put the enhanced code at the end: "... (#5.3.4)".
         tail = _ENHANCED_HASH.search(message)
         if tail is not None:
-            enhanced = EnhancedCode(int(tail[1]), int(tail[2]), int(tail[3]))
+            enhanced = _enhanced(tail[1], tail[2], tail[3])
+    stage = find_stage(text)
     if stage is not None:
         message = _IN_REPLY_TO.sub("", message).strip()
     return Reply(
@@ -269,6 +323,6 @@ def parse_reply(raw: str | bytes, /) -> Reply:
         lines=tuple(kept),
         enhanced_mismatch=enhanced is not None and enhanced.class_ != code // 100,
         stage=stage,
-        remote_host=host_match[1] if host_match else None,
+        remote_host=remote_host,
         truncated=truncated,
     )

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import yaml
@@ -46,11 +46,25 @@ _DEFAULT_DIRS = ("rules", "providers")
 _TOP_KEYS = frozenset({"categories", "codes", "subjects", "rules", "provider"})
 _VERDICT_KEYS = frozenset({"category", "retry", "suppress", "retry_after", "action"})
 _CODE_KEYS = _VERDICT_KEYS | {
-    "code", "meaning", "title", "source", "reference", "comment", "transient_category",
-    "stage", "delivery_unknown", "replace", "disable", "description",
+    "code",
+    "meaning",
+    "title",
+    "source",
+    "reference",
+    "comment",
+    "transient_category",
+    "stage",
+    "delivery_unknown",
+    "replace",
+    "disable",
+    "description",
 }
-_SUBJECT_KEYS = frozenset({"subject", "title", "category", "transient_category", "reference", "comment"})
-_CATEGORY_KEYS = frozenset({"scope", "retry", "suppress", "retry_after", "action", "suppress_after", "replace"})
+_SUBJECT_KEYS = frozenset(
+    {"subject", "title", "category", "transient_category", "reference", "comment"}
+)
+_CATEGORY_KEYS = frozenset(
+    {"scope", "retry", "suppress", "retry_after", "action", "suppress_after", "replace"}
+)
 _BASIC = re.compile(r"[2-5][0-9][0-9]")
 _ENHANCED_KEY = re.compile(r"(X|[245])\.([0-9]{1,3})\.([0-9]{1,3})")
 _PAIR = re.compile(r"([2-5][0-9][0-9]) ([245]\.[0-9]{1,3}\.[0-9]{1,3})")
@@ -92,7 +106,7 @@ class CodeEntry:
         return self.category
 
 
-class _Problem(Exception):
+class _EntryError(Exception):
     """A schema problem in one entry, before the file and entry are known."""
 
 
@@ -103,7 +117,9 @@ def _where(kind: str, index: int, key: object) -> str:
 def _expect_keys(entry: Mapping[str, Any], allowed: frozenset[str]) -> None:
     unknown = sorted(str(k) for k in entry if k not in allowed)
     if unknown:
-        raise _Problem(f"unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
+        raise _EntryError(
+            f"unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}"
+        )
 
 
 def _category(value: object, key: str = "category") -> Category:
@@ -111,14 +127,14 @@ def _category(value: object, key: str = "category") -> Category:
         return Category(value)
     except ValueError:
         names = ", ".join(c.value for c in Category)
-        raise _Problem(f"{key} {value!r} is not a category; use one of {names}") from None
+        raise _EntryError(f"{key} {value!r} is not a category; use one of {names}") from None
 
 
 def _bool(entry: Mapping[str, Any], key: str) -> bool | None:
     value = entry.get(key)
     if value is None or isinstance(value, bool):
         return value
-    raise _Problem(f"{key} must be true or false, not {value!r}")
+    raise _EntryError(f"{key} must be true or false, not {value!r}")
 
 
 def _text(entry: Mapping[str, Any], key: str, default: str = "") -> str:
@@ -126,7 +142,7 @@ def _text(entry: Mapping[str, Any], key: str, default: str = "") -> str:
     if value is None:
         return default
     if not isinstance(value, str):
-        raise _Problem(f"{key} must be text, not {type(value).__name__}")
+        raise _EntryError(f"{key} must be text, not {type(value).__name__}")
     return value
 
 
@@ -135,17 +151,17 @@ def parse_window(value: object, key: str = "retry_after") -> RetryWindow | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise _Problem(f"{key} must be seconds or [earliest, latest], not {value!r}")
+        raise _EntryError(f"{key} must be seconds or [earliest, latest], not {value!r}")
     if isinstance(value, int | float):
         items: list[Any] = [value, value]
     elif isinstance(value, list) and len(value) == 2:
         items = value
     else:
-        raise _Problem(f"{key} must be seconds or [earliest, latest], not {value!r}")
+        raise _EntryError(f"{key} must be seconds or [earliest, latest], not {value!r}")
     if not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in items):
-        raise _Problem(f"{key} values must be non-negative numbers of seconds, not {value!r}")
+        raise _EntryError(f"{key} values must be non-negative numbers of seconds, not {value!r}")
     if items[1] < items[0]:
-        raise _Problem(f"{key} latest ({items[1]}) is before earliest ({items[0]})")
+        raise _EntryError(f"{key} latest ({items[1]}) is before earliest ({items[0]})")
     return RetryWindow.seconds(items[0], items[1])
 
 
@@ -153,18 +169,20 @@ def _stage_map(value: object) -> dict[str, Category]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _Problem(f"stage must map SMTP stages to categories, not {value!r}")
+        raise _EntryError(f"stage must map SMTP stages to categories, not {value!r}")
     out = {}
     for stage, cat in value.items():
         if stage not in STAGES:
-            raise _Problem(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+            raise _EntryError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
         out[str(stage)] = _category(cat, f"stage {stage}")
     return out
 
 
 def _code_key(value: object) -> tuple[str, object]:
     """Classify a ``code:`` value as basic (int), enhanced ('X.1.1'/'4.7.0') or pair."""
-    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    text = (
+        str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    )
     if _BASIC.fullmatch(text):
         return "basic", int(text)
     m = _ENHANCED_KEY.fullmatch(text)
@@ -173,7 +191,7 @@ def _code_key(value: object) -> tuple[str, object]:
     m = _PAIR.fullmatch(text)
     if m is not None:
         return "pair", (int(m[1]), m[2])
-    raise _Problem(
+    raise _EntryError(
         f"code {value!r} is neither a basic code (421), an enhanced code (X.7.1 or 4.7.1) "
         f"nor a pair ('421 4.7.0')"
     )
@@ -182,7 +200,7 @@ def _code_key(value: object) -> tuple[str, object]:
 def _build_code(entry_id: str, entry: Mapping[str, Any]) -> CodeEntry:
     _expect_keys(entry, _CODE_KEYS)
     if "category" not in entry:
-        raise _Problem("category is required")
+        raise _EntryError("category is required")
     transient = entry.get("transient_category")
     return CodeEntry(
         id=entry_id,
@@ -206,27 +224,36 @@ def _per_outcome(entry: Mapping[str, Any], key: str) -> tuple[bool, bool]:
         t, p = value["transient"], value["permanent"]
         if isinstance(t, bool) and isinstance(p, bool):
             return t, p
-    raise _Problem(f"{key} must be true/false or {{transient: bool, permanent: bool}}, not {value!r}")
+    raise _EntryError(
+        f"{key} must be true/false or {{transient: bool, permanent: bool}}, not {value!r}"
+    )
 
 
 def _build_category(name: object, entry: Mapping[str, Any]) -> CategoryPolicy:
     if not isinstance(entry, dict):
-        raise _Problem("a category policy must be a mapping")
+        raise _EntryError("a category policy must be a mapping")
     _expect_keys(entry, _CATEGORY_KEYS)
     category = _category(name, "name")
     try:
         scope = Scope(entry.get("scope"))
     except ValueError:
-        raise _Problem(f"scope {entry.get('scope')!r} is not one of {', '.join(s.value for s in Scope)}") from None
+        raise _EntryError(
+            f"scope {entry.get('scope')!r} is not one of {', '.join(s.value for s in Scope)}"
+        ) from None
     retry_t, retry_p = _per_outcome(entry, "retry")
     supp_t, supp_p = _per_outcome(entry, "suppress")
     after = entry.get("suppress_after")
     suppress_after = None
     if after is not None:
-        if not (isinstance(after, dict) and set(after) == {"count", "within_days"}
-                and isinstance(after["count"], int) and after["count"] >= 1
-                and isinstance(after["within_days"], int | float) and after["within_days"] > 0):
-            raise _Problem("suppress_after must be {count: N >= 1, within_days: D > 0}")
+        if not (
+            isinstance(after, dict)
+            and set(after) == {"count", "within_days"}
+            and isinstance(after["count"], int)
+            and after["count"] >= 1
+            and isinstance(after["within_days"], int | float)
+            and after["within_days"] > 0
+        ):
+            raise _EntryError("suppress_after must be {count: N >= 1, within_days: D > 0}")
         suppress_after = SuppressAfter(after["count"], timedelta(days=after["within_days"]))
     return CategoryPolicy(
         category=category,
@@ -312,13 +339,20 @@ class Tables:
                 continue
             for top in doc:
                 if top not in _TOP_KEYS:
-                    raise TableError(str(path), None, f"unknown top-level key {top!r}; expected one of {', '.join(sorted(_TOP_KEYS))}")
+                    raise TableError(
+                        str(path),
+                        None,
+                        f"unknown top-level key {top!r}; "
+                        f"expected one of {', '.join(sorted(_TOP_KEYS))}",
+                    )
             cats = doc.get("categories") or {}
             if not isinstance(cats, dict):
                 raise TableError(str(path), "categories", "categories must map names to policies")
             for name, entry in cats.items():
                 if not isinstance(entry, dict):
-                    raise TableError(str(path), f"categories.{name}", "a category policy must be a mapping")
+                    raise TableError(
+                        str(path), f"categories.{name}", "a category policy must be a mapping"
+                    )
                 categories.merge(name, entry, f"{path}\0categories.{name}")
             for kind, pending, keyfn in (
                 ("codes", codes, _code_key_for),
@@ -329,16 +363,20 @@ class Tables:
                 if not isinstance(items, list):
                     raise TableError(str(path), kind, f"{kind} must be a list of entries")
                 for index, entry in enumerate(items):
-                    where = _where(kind, index, entry.get("id") or entry.get("code") if isinstance(entry, dict) else None)
+                    where = _where(
+                        kind,
+                        index,
+                        entry.get("id") or entry.get("code") if isinstance(entry, dict) else None,
+                    )
                     if not isinstance(entry, dict):
                         raise TableError(str(path), where, "each entry must be a mapping")
                     try:
                         key = keyfn(entry)
-                    except _Problem as exc:
+                    except _EntryError as exc:
                         raise TableError(str(path), where, str(exc)) from None
                     pending.merge(key, entry, f"{path}\0{where}")
         return cls(
-            categories=_finish(categories, lambda k, e: _build_category(k, e)),
+            categories=_finish(categories, _build_category),
             basic={},
             enhanced={},
             pairs={},
@@ -351,11 +389,16 @@ class Tables:
     def _with_codes(self, codes: _Pending, subjects: _Pending, rules: _Pending) -> Tables:
         missing = [c.value for c in Category if c not in self.categories]
         if missing and self.categories:
-            raise TableError(self.sources[0] if self.sources else "tables", "categories", f"no policy for {', '.join(missing)}")
+            raise TableError(
+                self.sources[0] if self.sources else "tables",
+                "categories",
+                f"no policy for {', '.join(missing)}",
+            )
         basic: dict[int, CodeEntry] = {}
         enhanced: dict[str, CodeEntry] = {}
         pairs: dict[tuple[int, str], CodeEntry] = {}
-        for (kind, value), (entry, origin) in codes.entries.items():  # type: ignore[misc]
+        for key, (entry, origin) in codes.entries.items():
+            kind, value = cast("tuple[str, Any]", key)
             code = _guard(origin, lambda e=entry, k=kind, v=value: _build_code(_entry_id(k, v), e))
             if kind == "basic":
                 basic[value] = code
@@ -369,7 +412,12 @@ class Tables:
         }
         compiled: list[Rule] = []
         for order, (_key, (entry, origin)) in enumerate(rules.entries.items()):
-            compiled.append(_guard(origin, lambda e=entry, o=order, src=origin: compile_rule(e, o, src.split("\0")[0])))
+            compiled.append(
+                _guard(
+                    origin,
+                    lambda e=entry, o=order, src=origin: compile_rule(e, o, src.split("\0")[0]),
+                )
+            )
         return attrs.evolve(
             self,
             basic=basic,
@@ -382,7 +430,7 @@ class Tables:
 
 def _entry_id(kind: str, value: object) -> str:
     if kind == "pair":
-        code, enh = value  # type: ignore[misc]
+        code, enh = cast("tuple[int, str]", value)
         return f"pair.{code}.{enh}"
     return f"{kind}.{value}"
 
@@ -390,7 +438,7 @@ def _entry_id(kind: str, value: object) -> str:
 def _build_subject(key: object, entry: Mapping[str, Any]) -> CodeEntry:
     _expect_keys(entry, _SUBJECT_KEYS)
     if "category" not in entry:
-        raise _Problem("category is required")
+        raise _EntryError("category is required")
     transient = entry.get("transient_category")
     return CodeEntry(
         id=f"subject.X.{key}",
@@ -403,28 +451,28 @@ def _build_subject(key: object, entry: Mapping[str, Any]) -> CodeEntry:
 
 def _code_key_for(entry: Mapping[str, Any]) -> object:
     if "code" not in entry:
-        raise _Problem("code is required")
+        raise _EntryError("code is required")
     return _code_key(entry["code"])
 
 
 def _subject_key_for(entry: Mapping[str, Any]) -> object:
     value = entry.get("subject")
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 999:
-        raise _Problem(f"subject must be a number from 0 to 999, not {value!r}")
+        raise _EntryError(f"subject must be a number from 0 to 999, not {value!r}")
     return value
 
 
 def _rule_key_for(entry: Mapping[str, Any]) -> object:
     value = entry.get("id")
     if not isinstance(value, str) or not value.strip():
-        raise _Problem("id is required (a short dotted name such as 'postfix.user_unknown')")
+        raise _EntryError("id is required (a short dotted name such as 'postfix.user_unknown')")
     return value
 
 
 def _guard(origin: str, build: Any) -> Any:
     try:
         return build()
-    except (_Problem, ValueError) as exc:
+    except (_EntryError, ValueError) as exc:
         path, _, where = origin.partition("\0")
         raise TableError(path, where or None, str(exc)) from None
 
@@ -452,7 +500,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise TableError(str(path), None, "the file must hold a mapping (categories:, codes:, rules:, ...)")
+        raise TableError(
+            str(path), None, "the file must hold a mapping (categories:, codes:, rules:, ...)"
+        )
     return doc
 
 

@@ -33,11 +33,23 @@ class TestSeedDefaults:
 
     def test_452_422_suppress_no_retry(self) -> None:
         """452 4.2.2 mailbox full: remove from list, don't retry."""
-        assert fields("452 4.2.2 Mailbox full") == ("transient", "mailbox_full", False, True, "recipient")
+        assert fields("452 4.2.2 Mailbox full") == (
+            "transient",
+            "mailbox_full",
+            False,
+            True,
+            "recipient",
+        )
 
     def test_550_511_suppress_at_once(self) -> None:
         """550 5.1.1: suppress, never retry."""
-        assert fields("550 5.1.1 User unknown") == ("permanent", "mailbox_unknown", False, True, "recipient")
+        assert fields("550 5.1.1 User unknown") == (
+            "permanent",
+            "mailbox_unknown",
+            False,
+            True,
+            "recipient",
+        )
 
     def test_451_445_server_busy(self) -> None:
         """451 4.4.5 server too busy: retry."""
@@ -74,7 +86,12 @@ class TestPrecedence:
     def test_success(self) -> None:
         """2xx is delivered, never retried or suppressed."""
         v = classify("250 2.0.0 OK queued as 12345")
-        assert (v.outcome, v.category, v.retry, v.suppress) == (Outcome.SUCCESS, Category.DELIVERED, False, False)
+        assert (v.outcome, v.category, v.retry, v.suppress) == (
+            Outcome.SUCCESS,
+            Category.DELIVERED,
+            False,
+            False,
+        )
 
     def test_unknown_code_falls_back_to_class(self) -> None:
         """An unlisted basic code still gets its class's outcome."""
@@ -113,7 +130,12 @@ class TestCodeless:
     def test_nothing_tells(self, text: str) -> None:
         """Text that nothing recognises is unknown, not an exception."""
         v = classify(text)
-        assert (v.outcome, v.category, v.retry, v.suppress) == (Outcome.UNKNOWN, Category.UNKNOWN, False, False)
+        assert (v.outcome, v.category, v.retry, v.suppress) == (
+            Outcome.UNKNOWN,
+            Category.UNKNOWN,
+            False,
+            False,
+        )
         assert v.reply is None
 
 
@@ -148,7 +170,15 @@ class TestApi:
     def test_as_dict_has_spec_fields(self) -> None:
         """as_dict carries the spec's field names with JSON-ready values."""
         d = classify("421 4.7.0 Service temporarily unavailable").as_dict()
-        for key in ("outcome", "category", "retry", "retry_after", "suppress", "scope", "delivery_unknown"):
+        for key in (
+            "outcome",
+            "category",
+            "retry",
+            "retry_after",
+            "suppress",
+            "scope",
+            "delivery_unknown",
+        ):
             assert key in d
         assert d["retry_after"] == [300.0, 900.0]
         assert (d["code"], d["enhanced"]) == (421, "4.7.0")

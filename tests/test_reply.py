@@ -20,7 +20,13 @@ class TestWireForms:
     @pytest.mark.parametrize("sep", ["\r\n", "\n", "\r"])
     def test_multi_line_joins_text_and_strips_repeated_codes(self, sep: str) -> None:
         """Multi-line replies join their text; the repeated codes are dropped."""
-        raw = sep.join(["450-4.2.1 The user you are trying", "450-4.2.1 to contact is receiving", "450 4.2.1 mail too quickly."])
+        raw = sep.join(
+            [
+                "450-4.2.1 The user you are trying",
+                "450-4.2.1 to contact is receiving",
+                "450 4.2.1 mail too quickly.",
+            ]
+        )
         r = parse_reply(raw)
         assert (r.code, str(r.enhanced)) == (450, "4.2.1")
         assert r.text == "The user you are trying to contact is receiving mail too quickly."
@@ -140,7 +146,10 @@ def test_enhanced_code_parse_and_str() -> None:
 
 def test_find_enhanced_code_qmail_form() -> None:
     """qmail's '(#4.4.1)' is found in codeless text; version numbers are not."""
-    assert str(find_enhanced_code("Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)")) == "4.4.1"
+    assert (
+        str(find_enhanced_code("Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)"))
+        == "4.4.1"
+    )
     assert find_enhanced_code("Postfix 3.4.1.2 here") is None
 
 

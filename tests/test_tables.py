@@ -34,7 +34,10 @@ class TestDefaults:
 class TestOverlays:
     def test_add_rule(self, tmp_path: Path) -> None:
         """An overlay can add a rule that then decides."""
-        path = write(tmp_path, "acme.yaml", """
+        path = write(
+            tmp_path,
+            "acme.yaml",
+            """
             rules:
               - id: acme.frozen
                 comment: ACME's own wording for a disabled mailbox.
@@ -44,19 +47,27 @@ class TestOverlays:
                 examples:
                   - reply: "550 5.0.0 mailbox is frozen"
                     expect: {category: mailbox_disabled}
-            """)
+            """,
+        )
         classifier = Classifier.from_paths(path)
         v = classifier.classify("550 5.0.0 Sorry, mailbox is frozen")
         assert (v.category, v.rule, v.suppress) == (Category.MAILBOX_DISABLED, "acme.frozen", True)
-        assert Classifier.default().classify("550 5.0.0 Sorry, mailbox is frozen").rule != "acme.frozen"
+        assert (
+            Classifier.default().classify("550 5.0.0 Sorry, mailbox is frozen").rule
+            != "acme.frozen"
+        )
 
     def test_change_a_code_verdict_by_extension(self, tmp_path: Path) -> None:
         """An overlay entry with an existing code extends it: only its keys change."""
-        path = write(tmp_path, "o.yaml", """
+        path = write(
+            tmp_path,
+            "o.yaml",
+            """
             codes:
               - code: "421 4.7.0"
                 retry_after: [60, 120]
-            """)
+            """,
+        )
         v = Classifier.from_paths(path).classify("421 4.7.0 Service temporarily unavailable")
         assert v.category is Category.SERVER_BUSY
         assert v.retry_after is not None
@@ -88,7 +99,7 @@ class TestOverlays:
 
     def test_missing_overlay(self, tmp_path: Path) -> None:
         """A missing overlay path is a FileNotFoundError naming it."""
-        with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
             Tables.load(tmp_path / "nope.yaml")
 
 
@@ -96,13 +107,38 @@ class TestSchemaErrors:
     @pytest.mark.parametrize(
         ("text", "where", "problem"),
         [
-            ("rules:\n  - id: x\n    comment: c\n    match: 'a'\n    category: mailbox_ful\n", "rules[0]", "mailbox_ful"),
-            ("rules:\n  - id: x\n    comment: c\n    match: '('\n    category: policy\n", "rules[0]", "regular expression"),
-            ("rules:\n  - id: x\n    match: 'a'\n    category: policy\n", "rules[0]", "comment is required"),
-            ("rules:\n  - comment: c\n    match: 'a'\n    category: policy\n", "rules[0]", "id is required"),
-            ("rules:\n  - id: x\n    comment: c\n    match: 'a'\n    category: policy\n    retyr: true\n", "rules[0]", "unknown key 'retyr'"),
+            (
+                "rules:\n  - id: x\n    comment: c\n    match: 'a'\n    category: mailbox_ful\n",
+                "rules[0]",
+                "mailbox_ful",
+            ),
+            (
+                "rules:\n  - id: x\n    comment: c\n    match: '('\n    category: policy\n",
+                "rules[0]",
+                "regular expression",
+            ),
+            (
+                "rules:\n  - id: x\n    match: 'a'\n    category: policy\n",
+                "rules[0]",
+                "comment is required",
+            ),
+            (
+                "rules:\n  - comment: c\n    match: 'a'\n    category: policy\n",
+                "rules[0]",
+                "id is required",
+            ),
+            (
+                "rules:\n  - id: x\n    comment: c\n    match: 'a'\n"
+                "    category: policy\n    retyr: true\n",
+                "rules[0]",
+                "unknown key 'retyr'",
+            ),
             ("codes:\n  - code: 5.1\n    category: policy\n", "codes[0]", "neither a basic code"),
-            ("codes:\n  - code: 550\n    category: policy\n    retry_after: [10, 5]\n", "codes[0]", "before earliest"),
+            (
+                "codes:\n  - code: 550\n    category: policy\n    retry_after: [10, 5]\n",
+                "codes[0]",
+                "before earliest",
+            ),
             ("categories:\n  policy:\n    scope: galaxy\n", "categories.policy", "galaxy"),
             ("surprise: 1\n", None, "unknown top-level key 'surprise'"),
             ("rules: [\n", "line", "invalid YAML"),

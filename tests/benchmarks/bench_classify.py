@@ -1,0 +1,130 @@
+"""Benchmark: how fast smtpcodes classifies replies. Run: python tests/benchmarks/bench_classify.py
+
+Prints:
+- distinct replies/s: a stream of real-world replies made distinct (an address and
+  a queue ID per reply vary), so the cache never helps;
+- repeated replies/s: the same replies again (cache hits);
+- parse-only replies/s, as a reference for what the classifier adds;
+- time per reply with the default rules plus 100 ... 1,000 extra rules keyed on
+  real words, to show that the keyword prefilter keeps cost nearly flat.
+Figures are best-of-N on this machine; compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+import attrs
+import yaml
+
+from smtpcodes import Classifier, Tables, parse_reply
+from smtpcodes.rules import RuleSet, compile_rule
+
+HERE = Path(__file__).resolve()
+CORPUS = HERE.parents[3] / "shared" / "corpus" / "replies.dev.yaml"
+
+
+def base_replies() -> list[str]:
+    """Real reply texts: the labeled corpus when present, else the rules' own examples."""
+    if CORPUS.is_file():
+        rows = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
+        return [row["reply"] for row in rows]
+    return [str(ex["reply"]) for rule in Tables.default().rules.rules for ex in rule.examples]
+
+
+def distinct(replies: list[str], n: int) -> list[str]:
+    """n distinct replies: real texts with a varying address and queue id appended."""
+    out = []
+    for i in range(n):
+        text = replies[i % len(replies)]
+        out.append(f"{text} <user{i}@example{i % 97}.com> id={i:08x}")
+    return out
+
+
+def best_rate(fn: object, items: list[str], rounds: int = 3) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for item in items:
+            fn(item)  # type: ignore[operator]
+        best = min(best, time.perf_counter() - start)
+    return len(items) / best
+
+
+def main() -> int:
+    replies = base_replies()
+    n = 50_000
+    stream = distinct(replies, n)
+    default = Classifier.default()
+    default.classify(stream[0])  # load tables outside the timing
+
+    def fresh_classifier() -> Classifier:
+        return Classifier(Tables.default(), cache_size=0)
+
+    uncached = fresh_classifier()
+    rate_distinct = best_rate(uncached.classify, stream)
+
+    def parse_or_none(text: str) -> object:
+        try:
+            return parse_reply(text)
+        except ValueError:
+            return None
+
+    rate_parse = best_rate(parse_or_none, stream)
+    cached = Classifier(Tables.default())
+    hot = [replies[i % len(replies)] for i in range(n * 4)]
+    for text in replies:
+        cached.classify(text)
+    rate_cached = best_rate(cached.classify, hot)
+
+    from smtpcodes import classify as module_classify
+
+    rate_module = best_rate(module_classify, hot)
+
+    print(
+        f"python {sys.version.split()[0]}, {len(Tables.default().rules)} default rules, "
+        f"{len(replies)} base replies"
+    )
+    print(f"parse only (distinct)        {rate_parse:>12,.0f} replies/s")
+    print(f"classify, distinct replies   {rate_distinct:>12,.0f} replies/s   (target >= 100,000)")
+    print(f"classify, repeated (cached)  {rate_cached:>12,.0f} replies/s   (target >= 1,000,000)")
+    print(f"smtpcodes.classify, cached   {rate_module:>12,.0f} replies/s")
+    print(f"classify / parse time ratio  {rate_parse / rate_distinct:>12.2f}")
+
+    # Rule-count scaling: extra rules keyed on words that real replies contain.
+    vocab = sorted({w for text in replies for w in re.findall(r"[a-z]{4,}", text.lower())})
+    random.Random(7).shuffle(vocab)
+    tables = Tables.default()
+    sample = stream[:20_000]
+    base = None
+    print("extra rules  total rules  us/reply  vs +0")
+    for extra in (0, 100, 250, 500, 1000):
+        synthetic = [
+            compile_rule(
+                {
+                    "id": f"bench.synthetic.{i}",
+                    "comment": "benchmark filler",
+                    "match": rf"\b{vocab[i % len(vocab)]}\b.{{0,20}}\bzz{i}\b",
+                    "words": [vocab[i % len(vocab)]],
+                    "category": "policy",
+                },
+                10_000 + i,
+                "bench",
+            )
+            for i in range(extra)
+        ]
+        ruleset = RuleSet([*tables.rules.rules, *synthetic])
+        classifier = Classifier(attrs.evolve(tables, rules=ruleset), cache_size=0)
+        rate = best_rate(classifier.classify, sample)
+        us = 1e6 / rate
+        base = base or us
+        print(f"{extra:>11}  {len(ruleset):>11}  {us:>8.2f}  {us / base:>5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Property tests: hostile input never crashes the parser or the classifier."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smtpcodes import Category, Outcome, ReplyParseError, classify, parse_reply
+from smtpcodes.reply import MAX_REPLY_CHARS
+
+reply_lines = st.builds(
+    lambda code, sep, enh, text: f"{code}{sep}{enh}{text}",
+    st.integers(200, 599),
+    st.sampled_from([" ", "-"]),
+    st.sampled_from(["", "5.1.1 ", "4.7.0 ", "2.0.0 ", "5.7.515 "]),
+    st.text(max_size=80),
+)
+
+
+@given(st.text(max_size=2000))
+@settings(max_examples=300)
+def test_classify_any_text(text: str) -> None:
+    """Any text classifies to a consistent verdict."""
+    v = classify(text)
+    assert isinstance(v.category, Category)
+    assert v.retry_after is None or v.retry
+    if v.outcome is Outcome.SUCCESS:
+        assert not v.suppress
+
+
+@given(st.binary(max_size=2000))
+@settings(max_examples=300)
+def test_classify_any_bytes(data: bytes) -> None:
+    """Any bytes classify without raising."""
+    classify(data)
+
+
+@given(st.text(max_size=500))
+def test_parse_reply_raises_only_parse_error(text: str) -> None:
+    """parse_reply either parses or raises ReplyParseError."""
+    try:
+        r = parse_reply(text)
+    except ReplyParseError:
+        return
+    assert 200 <= r.code <= 599
+    assert len(r.text) <= MAX_REPLY_CHARS
+
+
+@given(st.lists(reply_lines, min_size=1, max_size=6), st.sampled_from(["\r\n", "\n"]))
+def test_wire_replies_keep_their_code(lines: list[str], sep: str) -> None:
+    """A reply that starts with a code parses to that code."""
+    text = sep.join(lines)
+    first = lines[0]
+    if first[:3].isdigit() and "\r" not in first and "\n" not in first:
+        assert parse_reply(text).code == int(first[:3])
+
+
+@given(
+    st.sampled_from(["0", "9", "-", " ", ".", "5.", "550-", "a ", "\n", "5.5."]),
+    st.integers(1, 200_000),
+)
+@settings(max_examples=40, deadline=None)
+def test_pathological_runs(unit: str, count: int) -> None:
+    """Long runs of digits, dashes, spaces and dots classify (bounded work)."""
+    classify("550 " + unit * count)
+    classify(unit * count)
