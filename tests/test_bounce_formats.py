@@ -108,7 +108,8 @@ def test_dsn_fields_are_carried_to_records() -> None:
     assert record.reporting_mta == "mail.example.org"
     assert record.remote_mta == "mx.example.com"
     assert record.original_recipient == "nina@example.com"
-    assert record.arrival_date is not None and record.arrival_date.startswith("Thu, 15 Feb 2024")
+    assert record.arrival_date is not None
+    assert record.arrival_date.startswith("Thu, 15 Feb 2024")
     assert record.last_attempt_date is not None
 
 

@@ -83,13 +83,13 @@ def register(subparsers: Any) -> None:
 
 
 def _cli_error(message: str) -> Exception:
-    from ..cli import CliError  # noqa: PLC0415 - the main CLI imports this module
+    from ..cli import CliError
 
     return CliError(message)
 
 
 def _classifier(args: argparse.Namespace) -> Classifier:
-    from ..classifier import Classifier  # noqa: PLC0415 - import cycle through cli
+    from ..classifier import Classifier
 
     overlays = getattr(args, "overlay", None) or []
     if not overlays:

@@ -147,7 +147,7 @@ def parse_log_line(line: str, *, classifier: Classifier | None = None) -> LogRec
     if "to=" not in line and " ** " not in line and " == " not in line and " => " not in line:
         return None
     if classifier is None:
-        from ..classifier import Classifier as _Classifier  # noqa: PLC0415 - import cycle
+        from ..classifier import Classifier as _Classifier
 
         classifier = _Classifier.default()
     if "status=" in line:

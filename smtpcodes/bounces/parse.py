@@ -130,7 +130,7 @@ def parse_bounce(
     :raises TypeError: when ``message`` is of an unsupported type.
     """
     if classifier is None:
-        from ..classifier import Classifier as _Classifier  # noqa: PLC0415 - import cycle
+        from ..classifier import Classifier as _Classifier
 
         classifier = _Classifier.default()
     if source is None and isinstance(message, os.PathLike):
@@ -239,10 +239,7 @@ def _record(
             quoted = find_enhanced_code(diagnostic)
         if status is None or (
             # A generic X.0.0 status yields to the specific code the remote server quoted.
-            quoted is not None
-            and status.subject == 0
-            and status.detail == 0
-            and quoted.class_ == status.class_
+            quoted is not None and quoted.class_ == status.class_
         ):
             status = quoted or status
         if not action and status is not None:

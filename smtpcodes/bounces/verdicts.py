@@ -8,9 +8,11 @@ reply). Precedence, as documented in ``docs/bounces.md``:
    the remote server's own words. When that reply has no enhanced code, the
    ``Status:`` field is lent to it (so ``550 Unknown user`` with ``Status:
    5.1.1`` classifies as 5.1.1 would).
-2. A ``Status:`` without a reply code is classified as the reply
-   ``<basic> <status> <diagnostic text>``, the basic code following the
-   status class (550, 450 or 250), so the text can still refine the category.
+2. A ``Status:`` without a reply code: the diagnostic text alone decides
+   when the classifier recognises it and its outcome agrees with the status
+   class (``lost connection ...`` under ``4.4.2``); otherwise the record is
+   classified as the reply ``<basic> <status> <diagnostic text>``, the basic
+   code following the status class (550, 450 or 250).
 3. With neither, the text alone is classified; when that says nothing, the
    RFC 3464 action supplies the class (failed 550, delayed 450).
 """
@@ -61,7 +63,7 @@ def reply_from_diagnostic(diagnostic: str) -> Reply | None:
     """The SMTP reply in a diagnostic text, when it carries a basic code."""
     if not diagnostic:
         return None
-    text = diagnostic[:8192]
+    text = _unjoin(diagnostic[:8192])
     try:
         return parse_reply(text)
     except ReplyParseError:
@@ -73,6 +75,32 @@ def reply_from_diagnostic(diagnostic: str) -> Reply | None:
         except ReplyParseError:
             continue
     return None
+
+
+_LEADING_CODE = re.compile(
+    r"\s{0,8}(?:[A-Za-z-]{1,20};\s{0,4})?([245]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3} )?"
+)
+
+
+def _unjoin(text: str) -> str:
+    """Restore the lines of a multi-line reply that a DSN joined into one line.
+
+    Postfix writes ``550-5.7.1 first part 550-5.7.1 second part 550 5.7.1 end``
+    into ``Diagnostic-Code``; the repeated ``550-5.7.1`` prefixes are line
+    starts, and treating them as text would hide the reply's words.
+    """
+    m = _LEADING_CODE.match(text)
+    if m is None or "\n" in text:
+        return text
+    code = m[1]
+    enhanced = m[2] or ""
+    if text.count(f" {code}-{enhanced}") + text.count(f" {code} {enhanced}") < 1:
+        return text
+    for sep in ("-", " "):
+        text = text[: m.end()] + text[m.end() :].replace(
+            f" {code}{sep}{enhanced}", f"\n{code}{sep}{enhanced}"
+        )
+    return text
 
 
 def verdict_for(
@@ -97,6 +125,15 @@ def verdict_for(
         return classifier.classify(reply)
     text = " ".join(diagnostic.split())[:4000]
     if status is not None:
+        if text:
+            # A status text with no code ("lost connection ...") says more than X.0.0 does,
+            # as long as it does not contradict the status class.
+            verdict = classifier.classify(text)
+            agrees = {Outcome.TRANSIENT: 4, Outcome.PERMANENT: 5, Outcome.SUCCESS: 2}.get(
+                verdict.outcome
+            )
+            if verdict.category is not Category.UNKNOWN and agrees == status.class_:
+                return verdict
         basic = _BASIC_FOR_CLASS.get(status.class_, 550)
         return classifier.classify(f"{basic} {status} {text}".rstrip())
     if text:
