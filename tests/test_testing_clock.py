@@ -42,7 +42,7 @@ def test_start_is_converted_to_utc() -> None:
 def test_refuses_naive_datetimes_and_going_back() -> None:
     """Naive datetimes and negative steps are refused with a sentence."""
     with pytest.raises(ValueError, match="needs a timezone-aware datetime"):
-        FakeClock(datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
+        FakeClock(datetime(2024, 1, 1))  # naive on purpose
     clock = FakeClock()
     with pytest.raises(ValueError, match="only moves forward"):
         clock.advance(-1)

@@ -74,7 +74,10 @@ def test_entry_names_are_discoverable() -> None:
         ([], "canned.yaml: the file must map provider names to their replies."),
         ({"Gmail": {}}, "canned.yaml: Gmail: 'Gmail' is not a valid name"),
         ({"gmail": ["550 x"]}, "canned.yaml: gmail: a provider must map reply names"),
-        ({"gmail": {"bad-name": "550 x"}}, "canned.yaml: gmail.bad-name: 'bad-name' is not a valid"),
+        (
+            {"gmail": {"bad-name": "550 x"}},
+            "canned.yaml: gmail.bad-name: 'bad-name' is not a valid",
+        ),
         ({"gmail": {"names": "550 x"}}, "canned.yaml: gmail.names: 'names' is reserved"),
         ({"gmail": {"x": 550}}, "canned.yaml: gmail.x: the reply must be a string."),
         ({"gmail": {"x": "550-a\n550-b"}}, "canned.yaml: gmail.x: The last line of the scripted"),
@@ -91,7 +94,7 @@ def test_load_reports_invalid_yaml(tmp_path: Path) -> None:
     """A file that is not YAML fails with a TableError naming it."""
     broken = tmp_path / "broken.yaml"
     broken.write_text("gmail: {x: [unclosed\n", encoding="utf-8")
-    with pytest.raises(TableError, match="broken.yaml: the file is not valid YAML"):
+    with pytest.raises(TableError, match=r"broken\.yaml: the file is not valid YAML"):
         ReplyCatalog.load(broken)
 
 

@@ -32,7 +32,10 @@ def test_normalize_reply_keeps_text_and_uses_crlf(given: str, sent: str) -> None
         ("", "Line 1 of the scripted reply '' does not start"),
         ("650 nope", "does not start with a three-digit SMTP reply code"),
         ("2500 OK", "does not start with a three-digit"),
-        ("550-a\n551 b", "Line 2 of the scripted reply has code 551 but the reply started with 550"),
+        (
+            "550-a\n551 b",
+            "Line 2 of the scripted reply has code 551 but the reply started with 550",
+        ),
         ("550 a\n550 b", "Line 1 of the scripted reply must start with '550-'"),
         ("550-a\n550-b", "The last line of the scripted reply must use '550 ', not '550-'."),
         ("550 a\rb", "must not contain a bare carriage return"),
@@ -60,7 +63,11 @@ def test_normalize_reply_bounds_length() -> None:
     ("arguments", "error", "message"),
     [
         ({"stage": "QUIT"}, ValueError, "Unknown SMTP stage 'QUIT'; use one of CONNECT, EHLO"),
-        ({"stage": "MAIL", "recipient": "a@b"}, ValueError, "A recipient filter cannot apply at MAIL"),
+        (
+            {"stage": "MAIL", "recipient": "a@b"},
+            ValueError,
+            "A recipient filter cannot apply at MAIL",
+        ),
         ({"stage": "EHLO", "sender": "a@b"}, ValueError, "A sender filter cannot apply at EHLO"),
         ({"stage": "RCPT", "times": 0}, ValueError, "times= must be a whole number of at least 1"),
         ({"stage": "RCPT", "times": True}, ValueError, "times= must be a whole number"),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import smtplib
 import ssl
 import subprocess
-import shutil
 from pathlib import Path
 
 import aiosmtplib
@@ -57,9 +57,12 @@ async def test_starttls_with_aiosmtplib() -> None:
 
 def test_default_trust_store_rejects_the_certificate() -> None:
     """A client that does not trust the throwaway authority fails verification."""
-    with ScriptedSMTPServer(starttls=True) as server, client(server) as smtp:
-        with pytest.raises(ssl.SSLCertVerificationError):
-            smtp.starttls(context=ssl.create_default_context())
+    with (
+        ScriptedSMTPServer(starttls=True) as server,
+        client(server) as smtp,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        smtp.starttls(context=ssl.create_default_context())
 
 
 def test_require_starttls_refuses_mail_in_clear() -> None:
@@ -141,7 +144,7 @@ def test_certificates_pass_openssl_strict_verification(tmp_path: Path) -> None:
     (tmp_path / "ca.pem").write_text(certificates.ca_pem)
     (tmp_path / "server.pem").write_text(certificates.server_cert_pem)
     result = subprocess.run(
-        ["openssl", "verify", "-x509_strict", "-CAfile", "ca.pem", "server.pem"],  # noqa: S607
+        ["openssl", "verify", "-x509_strict", "-CAfile", "ca.pem", "server.pem"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -50,7 +50,7 @@ def smtp_server(request: pytest.FixtureRequest) -> Iterator[ScriptedSMTPServer]:
     It accepts everything with 250 until scripted with ``on()``/``drop()`` or the
     ``smtp_reply``/``smtp_drop`` markers; ``messages`` holds what it accepted.
     """
-    from .server import ScriptedSMTPServer  # noqa: PLC0415 - keep the plugin import cheap
+    from .server import ScriptedSMTPServer  # keep the plugin import cheap
 
     options: dict[str, object] = {}
     marker = request.node.get_closest_marker("smtp_server_options")
@@ -74,6 +74,6 @@ def smtp_server(request: pytest.FixtureRequest) -> Iterator[ScriptedSMTPServer]:
 @pytest.fixture
 def fake_clock() -> FakeClock:
     """A :class:`~smtpcodes.testing.FakeClock` at 2024-01-01T00:00:00Z; ``advance()`` moves it."""
-    from .clock import FakeClock  # noqa: PLC0415
+    from .clock import FakeClock
 
     return FakeClock()

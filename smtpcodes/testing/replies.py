@@ -148,7 +148,7 @@ class ReplyCatalog:
     def load(cls, path: str | Path | None = None) -> ReplyCatalog:
         """Read the catalog from ``path``, or from the one shipped with smtpcodes."""
         if path is None:
-            from ..tables import data_path  # noqa: PLC0415 - the table module is heavier
+            from ..tables import data_path  # the table module is heavier
 
             path = data_path() / _FILE_NAME
         file = Path(path)

@@ -503,7 +503,7 @@ class ScriptedSMTPServer:
             msg = "The server is already running; stop() it before starting it again."
             raise RuntimeError(msg)
         if self._starttls and self._tls_context is None:
-            from .tls import make_test_certificates  # noqa: PLC0415 - only servers with TLS pay
+            from .tls import make_test_certificates  # only servers with TLS pay
 
             certificates = make_test_certificates()
             self._tls_context = certificates.server_context()
