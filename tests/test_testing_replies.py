@@ -11,13 +11,29 @@ import yaml
 from smtpcodes.classifier import classify
 from smtpcodes.errors import TableError
 from smtpcodes.tables import data_path
-from smtpcodes.testing.replies import ReplyCatalog, replies
+from smtpcodes.testing.canned import ReplyCatalog, replies
 from smtpcodes.testing.server import ScriptedSMTPServer
 from smtpcodes.verdict import Category
 
 CATEGORY_NAMES = {category.value for category in Category}
+# Canned replies the classifier does not yet put in their category, and why. Strict xfail:
+# when the classifier learns one, its test fails until the entry is removed from here.
+CLASSIFIER_GAPS = {
+    "yahoo.mailbox_unknown": "Yahoo's code-less 554 'dd This user doesn't have' text",
+    "yahoo.blocked": "the corpus labels Yahoo's [TSS09] 553 5.7.2 blocked",
+    "generic.sender_rejected": "'does not exist' wins over the sender code 5.1.8",
+}
 CATEGORY_ENTRIES = [
-    (provider, name, text) for provider, name, text in replies.items() if name in CATEGORY_NAMES
+    pytest.param(
+        text,
+        name,
+        id=f"{provider}.{name}",
+        marks=[pytest.mark.xfail(strict=True, reason=CLASSIFIER_GAPS[f"{provider}.{name}"])]
+        if f"{provider}.{name}" in CLASSIFIER_GAPS
+        else [],
+    )
+    for provider, name, text in replies.items()
+    if name in CATEGORY_NAMES
 ]
 
 
@@ -118,11 +134,16 @@ def test_canned_reply_goes_out_unchanged() -> None:
     assert text.decode().split("\n") == expected
 
 
-@pytest.mark.parametrize(
-    ("provider", "name", "text"),
-    CATEGORY_ENTRIES,
-    ids=[f"{provider}.{name}" for provider, name, _ in CATEGORY_ENTRIES],
-)
-def test_category_named_reply_classifies_as_named(provider: str, name: str, text: str) -> None:
+def test_package_attribute_is_the_catalog() -> None:
+    """smtpcodes.testing.replies stays the catalog once the module behind it is imported."""
+    import smtpcodes.testing
+    import smtpcodes.testing.canned  # importing it must not shadow the name
+
+    assert isinstance(smtpcodes.testing.replies, ReplyCatalog)
+    assert smtpcodes.testing.replies.gmail.mailbox_unknown == replies.gmail.mailbox_unknown
+
+
+@pytest.mark.parametrize(("text", "name"), CATEGORY_ENTRIES)
+def test_category_named_reply_classifies_as_named(text: str, name: str) -> None:
     """A canned reply named after a category is classified into that category."""
     assert classify(text).category.value == name

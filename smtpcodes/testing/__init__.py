@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .assertions import assert_verdict
+    from .canned import replies
     from .clock import FakeClock
     from .records import Exchange, ReceivedMessage, SessionRecord
-    from .replies import replies
     from .script import STAGES, Rule
     from .server import ScriptedSMTPServer
 
@@ -35,7 +35,7 @@ __all__ = [
 _HOME = {
     "ScriptedSMTPServer": ".server",
     "FakeClock": ".clock",
-    "replies": ".replies",
+    "replies": ".canned",
     "assert_verdict": ".assertions",
     "Exchange": ".records",
     "ReceivedMessage": ".records",
