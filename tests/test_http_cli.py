@@ -101,7 +101,8 @@ def test_bad_input_is_one_line_error(
 def test_overlay_option(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """--overlay adds a provider profile from a YAML file."""
     (tmp_path / "acme.yaml").write_text(
-        "provider: acme\ncode_paths: [kind]\nerrors:\n  - {code: gone, category: mailbox_unknown}\n",
+        "provider: acme\ncode_paths: [kind]\n"
+        "errors:\n  - {code: gone, category: mailbox_unknown}\n",
         encoding="utf-8",
     )
     _, out, _ = run(
