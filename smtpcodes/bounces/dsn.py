@@ -24,6 +24,7 @@ __all__ = [
 
 #: Recipient blocks read from one report (a million-recipient report is cut here).
 MAX_DSN_RECIPIENTS = 10_000
+# (the same cap as the records of a report: a block past it would be dropped anyway)
 # Lines read from one delivery-status body; beyond that the report is cut.
 _MAX_LINES = 200_000
 

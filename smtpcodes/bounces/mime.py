@@ -99,10 +99,10 @@ class Part:
         self.params = _params(";" + rest) if rest else {}
         self.children: list[Part] = []
 
-    def payload(self) -> bytes:
-        """The body with its Content-Transfer-Encoding undone (at most the decode cap)."""
+    def payload(self, limit: int = MAX_DECODED_BYTES) -> bytes:
+        """The body with its Content-Transfer-Encoding undone (at most ``limit`` bytes of it)."""
         cte = self.headers.get("content-transfer-encoding").strip().lower()
-        data = self.body[:MAX_DECODED_BYTES]
+        data = self.body[:limit]
         if cte == "base64":
             try:
                 return binascii.a2b_base64(_B64_JUNK.sub(b"", data) + b"==")
@@ -112,9 +112,9 @@ class Part:
             return binascii.a2b_qp(data)
         return data
 
-    def text(self) -> str:
+    def text(self, limit: int = MAX_DECODED_BYTES) -> str:
         """The payload decoded with the declared charset (errors replaced)."""
-        return decode_bytes(self.payload(), self.params.get("charset", ""))
+        return decode_bytes(self.payload(limit), self.params.get("charset", ""))
 
     def walk(self) -> list[Part]:
         """This part and every part under it, depth first."""

@@ -152,6 +152,7 @@ def parse_bounce(
             source=source,
         )
     name, findings, used_view = found
+    problems.extend(used_view.problems)
     if used_view is not view:
         original = _original(used_view) or original
     if len(findings) > MAX_RECORDS:

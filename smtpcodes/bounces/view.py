@@ -72,6 +72,8 @@ class MessageView:
     def __init__(self, root: Part) -> None:
         self.root = root
         self.headers: Headers = root.headers
+        #: What detectors had to leave out (cut parts, capped recipient lists), for the report.
+        self.problems: list[str] = []
 
     def header(self, name: str) -> str:
         """A top-level header, RFC 2047-decoded (empty when absent)."""

@@ -21,7 +21,10 @@ from .base import (
     find_address,
 )
 
-__all__ = ["FORMAT", "fill_diagnostics", "findings_from_fields"]
+__all__ = ["FORMAT", "MAX_DSN_BYTES", "fill_diagnostics", "findings_from_fields"]
+
+#: Bytes of one delivery-status part that are read (about 100,000 recipient blocks).
+MAX_DSN_BYTES = 16 * 1024 * 1024
 
 
 def _detect(view: MessageView) -> bool:
@@ -63,7 +66,13 @@ def findings_from_fields(fields: DsnFields) -> list[Finding]:
 def _parse(view: MessageView) -> list[Finding]:
     findings: list[Finding] = []
     for part in view.delivery_status_parts:
-        findings.extend(findings_from_fields(parse_delivery_status(part.text())))
+        fields = parse_delivery_status(part.text(MAX_DSN_BYTES))
+        findings.extend(findings_from_fields(fields))
+        if fields.truncated or len(part.body) > MAX_DSN_BYTES:
+            view.problems.append(
+                f"the delivery-status part ({len(part.body)} bytes) was cut: only its first "
+                f"{len(fields.recipients)} recipients were read"
+            )
     if findings and any(not f.diagnostic for f in findings):
         fill_diagnostics(view.text, findings)
     _repair_recipients(view, findings)

@@ -1,0 +1,145 @@
+"""Hostile input: cut, nested, huge or garbled messages give bounded work and no crash."""
+
+from __future__ import annotations
+
+import pytest
+
+from smtpcodes.bounces.dsn import MAX_DSN_RECIPIENTS
+from smtpcodes.bounces.mime import MAX_DEPTH, parse_message
+from smtpcodes.bounces.parse import parse_bounce
+from smtpcodes.bounces.synth import DsnRecipientSpec, make_dsn
+
+BASE = make_dsn(
+    [
+        DsnRecipientSpec("a@example.com", "550 5.1.1 <a@example.com>: User unknown"),
+        DsnRecipientSpec("b@example.com", "552 5.2.2 Mailbox full"),
+    ]
+)
+
+
+def test_truncated_report_keeps_the_recipients_before_the_cut() -> None:
+    """A DSN cut after its first recipient block still reports that recipient."""
+    cut = BASE.index(b"Final-Recipient: rfc822; b@example.com")
+    report = parse_bounce(BASE[:cut])
+    assert [r.recipient for r in report.records] == ["a@example.com"]
+    assert str(report.records[0].status) == "5.1.1"
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5, 0.7, 0.9])
+def test_any_prefix_of_a_report_parses(fraction: float) -> None:
+    """Every prefix gives a report (maybe empty); none raises."""
+    report = parse_bounce(BASE[: int(len(BASE) * fraction)])
+    assert all(r.recipient for r in report.records)
+
+
+def test_multipart_nesting_bomb_is_cut_at_the_depth_limit() -> None:
+    """Two thousand nested multiparts are walked only MAX_DEPTH deep."""
+    inner = b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    for i in range(2000):
+        inner = (
+            f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n'.encode()
+            + inner
+            + f"\r\n--b{i}--\r\n".encode()
+        )
+    root = parse_message(b"From: x@example.com\r\n" + inner)
+    depth = 0
+    part = root
+    while part.children:
+        part = part.children[0]
+        depth += 1
+    assert depth == MAX_DEPTH
+    assert parse_bounce(b"From: x@example.com\r\n" + inner).records == ()
+
+
+def test_a_20_megabyte_attachment_does_not_hide_the_report() -> None:
+    """A huge returned attachment is skipped over, the recipients are still found."""
+    closing = b"--B0UNDARY.1700000000/mail.example.org--"
+    attachment = (
+        b"--B0UNDARY.1700000000/mail.example.org\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + (b"QUFBQUFBQUFB" * 6 + b"\r\n") * 280_000
+    )
+    message = BASE.replace(closing, attachment + b"\r\n" + closing)
+    assert len(message) > 20_000_000
+    report = parse_bounce(message)
+    assert [r.recipient for r in report.records] == ["a@example.com", "b@example.com"]
+
+
+def test_many_recipients_are_capped_and_the_cut_is_reported() -> None:
+    """A report with more recipient blocks than the cap gives the first ones and says so."""
+    count = MAX_DSN_RECIPIENTS + 500
+    blocks = b"".join(
+        b"Final-Recipient: rfc822; u%d@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n" % i
+        for i in range(count)
+    )
+    message = (
+        b"From: MAILER-DAEMON@example.org\r\nContent-Type: multipart/report; "
+        b'report-type=delivery-status; boundary="Z"\r\n\r\n--Z\r\nContent-Type: '
+        b"message/delivery-status\r\n\r\nReporting-MTA: dns; example.org\r\n\r\n"
+        + blocks
+        + b"--Z--\r\n"
+    )
+    report = parse_bounce(message)
+    assert len(report.records) == MAX_DSN_RECIPIENTS
+    assert report.records[0].recipient == "u0@example.com"
+    assert report.records[-1].recipient == f"u{MAX_DSN_RECIPIENTS - 1}@example.com"
+    assert report.problems
+    assert "recipients were read" in report.problems[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        bytes(range(256)) * 1000,
+        b"X-A: b\r\n" * 50_000,
+        b"Content-Type: multipart/report; boundary=\r\n\r\n--\r\n--\r\n",
+        b'Content-Type: multipart/mixed; boundary="x"\r\n\r\n' + b"--x\r\n" * 5000,
+        b"From: mailer-daemon@example.org\r\nSubject: Undeliverable\r\nContent-Type: text/html"
+        b"\r\n\r\n" + b"<style>" * 100_000,
+        b"From: mailer-daemon@example.org\r\nSubject: failure notice\r\n\r\n<a@b.example>:"
+        + b"x" * 2_000_000,
+    ],
+    ids=[
+        "empty",
+        "binary",
+        "headers-only",
+        "empty-boundary",
+        "many-delimiters",
+        "html-bomb",
+        "long-line",
+    ],
+)
+def test_garbage_gives_a_report_and_no_exception(data: bytes) -> None:
+    """Arbitrary bytes give a (possibly empty) report, never an exception."""
+    report = parse_bounce(data)
+    assert isinstance(report.records, tuple)
+
+
+def test_wrong_and_unknown_charsets_are_decoded_with_replacement() -> None:
+    """An unknown charset falls back to UTF-8 with replacement; the report is still read."""
+    message = BASE.replace(b"charset=us-ascii", b"charset=x-no-such-charset")
+    message = message.replace(b"I'm sorry", b"I\xff\xfem sorry")
+    assert [r.recipient for r in parse_bounce(message).records] == [
+        "a@example.com",
+        "b@example.com",
+    ]
+
+
+def test_base64_delivery_status_part_is_decoded() -> None:
+    """A delivery-status part sent base64-encoded is read like a plain one."""
+    import base64
+
+    fields = (
+        b"Reporting-MTA: dns; example.org\r\n\r\nFinal-Recipient: rfc822; z@example.com\r\n"
+        b"Action: failed\r\nStatus: 5.1.1\r\n"
+    )
+    message = (
+        b"From: MAILER-DAEMON@example.org\r\nContent-Type: multipart/report; "
+        b'report-type=delivery-status; boundary="Z"\r\n\r\n--Z\r\nContent-Type: '
+        b"message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(fields)
+        + b"--Z--\r\n"
+    )
+    assert [(r.recipient, str(r.status)) for r in parse_bounce(message).records] == [
+        ("z@example.com", "5.1.1")
+    ]
