@@ -213,3 +213,25 @@ def test_example_tests_pass(pytester: pytest.Pytester) -> None:
         pytester.path.joinpath(path).write_text(EXAMPLES.joinpath(path).read_text())
     result = pytester.runpytest(*STRICT)
     result.assert_outcomes(passed=11)
+
+
+def test_server_errors_fail_the_test_at_teardown(pytester: pytest.Pytester) -> None:
+    """An exception inside the server (here a raising predicate) is reported, not hidden."""
+    pytester.makepyfile(
+        SEND_ONE
+        + """
+import smtplib
+import pytest
+
+def broken(address):
+    raise LookupError("predicate broke")
+
+def test_broken_predicate(smtp_server):
+    smtp_server.on("RCPT", "550 5.1.1 no", recipient=broken)
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(smtp_server)
+"""
+    )
+    result = pytester.runpytest(*STRICT)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*hit errors while answering: LookupError: predicate broke*"])

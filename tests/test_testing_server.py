@@ -305,3 +305,135 @@ def test_two_servers_get_different_ports() -> None:
     """Each server binds its own ephemeral port."""
     with ScriptedSMTPServer() as first, ScriptedSMTPServer() as second:
         assert first.port != second.port
+
+
+async def test_delay_lets_a_client_time_out_and_stop_is_still_clean() -> None:
+    """A delayed reply makes a short client timeout fire; stopping mid-delay is clean."""
+    async with ScriptedSMTPServer() as server:
+        server.on("RCPT", "250 2.1.5 OK, eventually", delay=30)
+        with pytest.raises(aiosmtplib.SMTPTimeoutError):
+            await aiosmtplib.send(
+                make_message(), hostname=server.hostname, port=server.port, timeout=0.2
+            )
+    assert server.errors == []
+
+
+def test_delay_still_sends_the_reply() -> None:
+    """A short delay postpones the reply but does not change it."""
+    with ScriptedSMTPServer() as server:
+        server.on("MAIL", "250 2.1.0 Sender OK after a pause", delay=0.01)
+        with smtp_client(server) as client:
+            client.ehlo()
+            assert client.mail("app@example.org") == (250, b"2.1.0 Sender OK after a pause")
+
+
+def test_554_greeting_refuses_the_session() -> None:
+    """A 554 greeting reaches the client as a connect error; nothing else happens."""
+    with ScriptedSMTPServer() as server:
+        server.on("CONNECT", "554 5.7.1 mx.example.com: your host is not welcome here")
+        with pytest.raises(smtplib.SMTPConnectError) as caught:
+            smtp_client(server)
+    assert caught.value.smtp_code == 554
+    assert [x.stage for x in server.sessions[0].exchanges] == ["CONNECT"]
+
+
+def test_drop_at_connect_is_a_disconnect() -> None:
+    """drop('CONNECT') closes before the greeting; smtplib reports a disconnect."""
+    with ScriptedSMTPServer() as server:
+        server.drop("CONNECT", times=1)
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            smtp_client(server)
+        with smtp_client(server) as client:  # the rule is used up: the next one is greeted
+            assert client.noop()[0] == 250
+    assert server.sessions[0].dropped
+    assert not server.sessions[1].dropped
+
+
+def test_scripted_354_replaces_the_data_prompt() -> None:
+    """A 3xx DATA reply replaces aiosmtpd's 354 text and the message still arrives."""
+    prompt = "354 Go ahead a1si1234567wrb.100 - gsmtp"
+    with ScriptedSMTPServer() as server:
+        server.on("DATA", prompt)
+        with smtp_client(server) as client:
+            client.ehlo()
+            client.mail("app@example.org")
+            client.rcpt("ann@example.com")
+            code, _ = client.data(b"Subject: hi\r\n\r\nhello\r\n")
+    assert code == 250
+    assert server.sessions[0].exchanges[-3].reply == prompt
+    assert server.messages[0]["Subject"] == "hi"
+
+
+def test_scripted_helo_reply_and_refused_ehlo() -> None:
+    """An EHLO rule answers HELO too; a refused EHLO makes smtplib fall back to HELO."""
+    with ScriptedSMTPServer() as server:
+        server.on("EHLO", "502 5.5.1 EHLO not supported", times=1)
+        server.on("EHLO", "250 mx.example.com greets you")
+        with smtp_client(server) as client:
+            client.send_message(make_message())
+            assert not client.does_esmtp
+    assert server.commands[:2] == ["EHLO client.test", "HELO client.test"]
+    assert len(server.messages) == 1
+
+
+def test_recipient_filter_at_eom_refuses_mail_for_that_recipient() -> None:
+    """An EOM rule with a recipient filter refuses only transactions that include it."""
+    with ScriptedSMTPServer() as server:
+        server.on("EOM", "554 5.7.1 Message rejected as spam", recipient="strict@example.com")
+        with smtp_client(server) as client:
+            client.send_message(make_message(subject="one"), to_addrs=["ann@example.com"])
+            with pytest.raises(smtplib.SMTPDataError):
+                client.send_message(make_message(subject="two"), to_addrs=["strict@example.com"])
+    assert [m["Subject"] for m in server.messages] == ["one"]
+
+
+def test_predicate_that_raises_is_reported_as_a_server_error() -> None:
+    """An exception inside the server is answered with 451 and kept in errors."""
+
+    def broken(address: str) -> bool:
+        raise LookupError(f"no idea about {address}")
+
+    with ScriptedSMTPServer() as server:
+        server.on("RCPT", "550 5.1.1 unknown", recipient=broken)
+        with smtp_client(server) as client:
+            client.ehlo()
+            client.mail("app@example.org")
+            code, text = client.rcpt("ann@example.com")
+    assert code == 451
+    assert b"LookupError" in text
+    assert [type(e) for e in server.errors] == [LookupError]
+
+
+def test_non_ascii_reply_goes_out_as_utf8() -> None:
+    """A scripted reply with non-ASCII text is sent as UTF-8 bytes, unchanged."""
+    text = "550 5.1.1 Adresse inconnue: « gone@exemple.fr »"
+    with ScriptedSMTPServer() as server:
+        server.on("RCPT", text)
+        with socket.create_connection((server.hostname, server.port), timeout=5) as sock:
+            read_reply(sock)
+            for command in (b"EHLO client.test", b"MAIL FROM:<app@example.org>"):
+                sock.sendall(command + b"\r\n")
+                read_reply(sock)
+            sock.sendall(b"RCPT TO:<gone@exemple.fr>\r\n")
+            assert read_reply(sock) == text.encode("utf-8") + b"\r\n"
+
+
+def test_port_before_start_is_an_error() -> None:
+    """Asking for the port of a server that is not running says what to do."""
+    server = ScriptedSMTPServer()
+    with pytest.raises(RuntimeError, match="start it first"):
+        _ = server.port
+    server.stop()  # stopping a server that never started does nothing
+
+
+def test_reset_forgets_script_and_records() -> None:
+    """reset() empties rules, sessions and messages; the server keeps serving."""
+    with ScriptedSMTPServer() as server:
+        server.on("RCPT", "550 5.1.1 unknown")
+        with smtp_client(server) as client, pytest.raises(smtplib.SMTPRecipientsRefused):
+            client.send_message(make_message())
+        server.reset()
+        assert (server.rules, server.sessions, server.messages) == ((), [], [])
+        with smtp_client(server) as client:
+            client.send_message(make_message())
+    assert len(server.messages) == 1

@@ -69,6 +69,10 @@ def smtp_server(request: pytest.FixtureRequest) -> Iterator[ScriptedSMTPServer]:
             server.drop(*marker.args, **marker.kwargs)
     with server:
         yield server
+    if server.errors:
+        # A predicate that raised, or a bug in the kit: say so rather than hide it in a 451.
+        problems = "; ".join(f"{type(e).__name__}: {e}" for e in server.errors)
+        pytest.fail(f"The test SMTP server hit errors while answering: {problems}")
 
 
 @pytest.fixture

@@ -28,11 +28,18 @@ from typing import TYPE_CHECKING, Any
 from .records import ReceivedMessage, SessionRecord
 from .script import AddressFilter, Event, Rule, Script
 
-with warnings.catch_warnings():
-    # aiosmtpd imports deprecated asyncio names on recent Pythons; that is its business,
-    # and must not fail test suites that turn warnings into errors.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+try:
+    with warnings.catch_warnings():
+        # aiosmtpd imports deprecated asyncio names on recent Pythons; that is its
+        # business, and must not fail test suites that turn warnings into errors.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+except ImportError as error:  # pragma: no cover - depends on what is installed
+    msg = (
+        "The smtpcodes test server needs aiosmtpd, which is not installed;"
+        ' install it with: pip install "smtpcodes[test]"'
+    )
+    raise ImportError(msg) from error
 
 if TYPE_CHECKING:
     from typing_extensions import Self
