@@ -195,7 +195,7 @@ def test_broken_overlay_names_its_file(tmp_path: Path) -> None:
 
 
 # provider, status, body, headers, category, outcome, retry, suppress
-PROVIDER_CASES: list[tuple[str, int, Any, Any, str, str, bool, bool]] = [
+PROVIDER_CASES: list[tuple[str | None, int, Any, Any, str, str, bool, bool]] = [
     ("sendgrid", 403, {"errors": [{"message": "The from address does not match a verified Sender Identity."}]},
      None, "sender_auth", "permanent", False, False),
     ("sendgrid", 401, {"errors": [{"message": "Maximum credits exceeded", "field": None}]},
@@ -218,6 +218,16 @@ PROVIDER_CASES: list[tuple[str, int, Any, Any, str, str, bool, bool]] = [
      None, "sender_auth", "permanent", False, False),
     ("postmark", 422, {"ErrorCode": 300, "Message": "Invalid 'To' address: 'bob@'."},
      None, "address_invalid", "permanent", False, True),
+    ("postmark", 422, {"ErrorCode": 300, "Message": "Error parsing 'From': Illegal email address 'me@'."},
+     None, "sender_rejected", "permanent", False, False),
+    ("postmark", 422, {"ErrorCode": 300, "Message": "Error parsing 'To': Illegal email address 'bob@'."},
+     None, "address_invalid", "permanent", False, True),
+    (None, 422, {"error": "invalid_recipient", "message": "bad address"},
+     None, "address_invalid", "permanent", False, True),
+    (None, 403, {"error": "Forbidden", "message": "Sending domain not verified"},
+     None, "sender_auth", "permanent", False, False),
+    (None, 403, {"error": "Forbidden", "message": "API key lacks permission"},
+     None, "account_problem", "permanent", False, False),
     ("postmark", 422, {"ErrorCode": 412, "Message": "Account is pending approval"},
      None, "account_problem", "permanent", False, False),
     ("ses", 400, {"message": "Email address is not verified. The following identities failed the check"},
@@ -272,7 +282,7 @@ PROVIDER_CASES: list[tuple[str, int, Any, Any, str, str, bool, bool]] = [
     PROVIDER_CASES,
 )
 def test_provider_documented_error(
-    provider: str,
+    provider: str | None,
     status: int,
     body: Any,
     headers: Any,
@@ -317,3 +327,19 @@ def test_success_status_wins_over_body_codes() -> None:
     verdict = classify_http(200, {"ErrorCode": 0, "Message": "OK"}, None, "postmark", NOW)
     assert verdict.category.value == "delivered"
     assert verdict.outcome.value == "success"
+
+
+def test_ses_daily_quota_is_a_rolling_window() -> None:
+    """SES counts its daily quota over a rolling 24 hours, so no reset instant is given."""
+    verdict = classify_http(
+        400,
+        {"message": "Daily message quota exceeded."},
+        {"x-amzn-ErrorType": "Throttling"},
+        "ses",
+        NOW,
+    )
+    assert (verdict.category.value, verdict.retry, verdict.retry_after) == (
+        "quota_exceeded",
+        True,
+        None,
+    )
