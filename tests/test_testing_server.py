@@ -437,3 +437,15 @@ def test_reset_forgets_script_and_records() -> None:
         with smtp_client(server) as client:
             client.send_message(make_message())
     assert len(server.messages) == 1
+
+
+def test_null_sender_is_the_empty_string() -> None:
+    """MAIL FROM:<> is matched by sender="" and recorded as envelope_sender ""."""
+    with ScriptedSMTPServer() as server:
+        server.on("RCPT", "550 5.7.1 No bounces accepted here", sender="", times=1)
+        with smtp_client(server) as client:
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                client.sendmail("", ["ann@example.com"], b"Subject: bounce\r\n\r\nx\r\n")
+            client.sendmail("", ["ann@example.com"], b"Subject: bounce\r\n\r\nx\r\n")
+            client.sendmail("app@example.org", ["ann@example.com"], b"Subject: x\r\n\r\nx\r\n")
+    assert [m.envelope_sender for m in server.messages] == ["", "app@example.org"]

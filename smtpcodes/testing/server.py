@@ -84,11 +84,16 @@ class _ServerState:
         # compares equal to the text the application put in; ``raw`` keeps the CRLFs.
         message = parser.parsebytes(raw.replace(b"\r\n", b"\n"))
         assert isinstance(message, ReceivedMessage)
-        message.envelope_sender = envelope.mail_from
+        message.envelope_sender = _reverse_path(envelope.mail_from)
         message.envelope_recipients = tuple(envelope.rcpt_tos)
         message.raw = raw
         with self.lock:
             self.messages.append(message)
+
+
+def _reverse_path(address: str | None) -> str | None:
+    """The envelope sender as tests name it: ``""`` for the null sender (aiosmtpd keeps ``<>``)."""
+    return "" if address == "<>" else address
 
 
 def _accepts(rule: Rule | None) -> bool:
@@ -130,7 +135,7 @@ class _Handler:
         mail_options: list[str],
     ) -> str:
         """Answer MAIL FROM as scripted; set the envelope sender only on success."""
-        rule = self._state.script.decide(Event("MAIL", sender=address))
+        rule = self._state.script.decide(Event("MAIL", sender=_reverse_path(address)))
         if not await server.carry_out(rule):
             return ""
         if _accepts(rule):
@@ -147,7 +152,7 @@ class _Handler:
         rcpt_options: list[str],
     ) -> str:
         """Answer RCPT TO as scripted; add the recipient to the envelope only on success."""
-        event = Event("RCPT", sender=envelope.mail_from, recipients=(address,))
+        event = Event("RCPT", sender=_reverse_path(envelope.mail_from), recipients=(address,))
         rule = self._state.script.decide(event)
         if not await server.carry_out(rule):
             return ""
@@ -161,7 +166,8 @@ class _Handler:
     ) -> str:
         """Answer the end of data as scripted; keep the message only on success."""
         server.record.open_exchange("EOM", ".")
-        event = Event("EOM", sender=envelope.mail_from, recipients=tuple(envelope.rcpt_tos))
+        sender = _reverse_path(envelope.mail_from)
+        event = Event("EOM", sender=sender, recipients=tuple(envelope.rcpt_tos))
         rule = self._state.script.decide(event)
         if not await server.carry_out(rule):
             return ""
@@ -304,7 +310,8 @@ class _ScriptedSMTP(SMTP):
 
     async def smtp_DATA(self, arg: str | None) -> None:  # noqa: N802
         envelope = self.envelope or Envelope()
-        event = Event("DATA", sender=envelope.mail_from, recipients=tuple(envelope.rcpt_tos))
+        sender = _reverse_path(envelope.mail_from)
+        event = Event("DATA", sender=sender, recipients=tuple(envelope.rcpt_tos))
         rule = self._state.script.decide(event)
         if rule is None:
             await super().smtp_DATA(arg)
