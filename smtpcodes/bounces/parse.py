@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..reply import find_enhanced_code
 from .formats import Finding, registry
-from .mime import Part, decode_header_value, from_email_message, parse_headers, parse_message
+from .mime import Part, decode_header_value, from_email_message, parse_message
 from .report import BounceRecord, BounceReport, OriginalMessage
 from .verdicts import (
     complaint_verdict,
@@ -54,17 +54,6 @@ _KIND_FOR_ACTION = {
     "relayed": "delivered",
     "expanded": "delivered",
 }
-_ORIGINAL_TEXT_MARKERS = (
-    "--- below this line is a copy of the message",
-    "------ this is a copy of the message",
-    "----- original message -----",
-    "----- unsent message follows -----",
-    "----- original message follows -----",
-    "below is a copy of the original message",
-    "original message follows",
-    "------ this is a copy of your message",
-    "--- original message ---",
-)
 
 
 def load_message(
@@ -270,20 +259,6 @@ def _record(
 
 def _original(view: MessageView) -> OriginalMessage | None:
     headers = view.original_headers
-    if headers is None:
-        text = view.text
-        lowered = text.lower()
-        for marker in _ORIGINAL_TEXT_MARKERS:
-            pos = lowered.find(marker)
-            if pos == -1:
-                continue
-            rest = text[pos:]
-            newline = rest.find("\n")
-            block = rest[newline + 1 :].lstrip("\n") if newline != -1 else ""
-            parsed = parse_headers(block.split("\n\n", 1)[0].encode("utf-8", "replace"))
-            if "from" in parsed or "message-id" in parsed or "subject" in parsed:
-                headers = parsed
-                break
     if headers is None:
         return None
 

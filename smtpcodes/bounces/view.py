@@ -14,11 +14,27 @@ from functools import cached_property
 
 from .mime import Headers, Part, decode_header_value, parse_headers
 
-__all__ = ["MAX_TEXT_CHARS", "MessageView", "html_to_text"]
+__all__ = ["MAX_TEXT_CHARS", "ORIGINAL_TEXT_MARKERS", "MessageView", "html_to_text"]
 
 #: Characters of human-readable text that detectors look at.
 MAX_TEXT_CHARS = 256 * 1024
 
+#: Lines after which text reports quote the returned message (lower-case).
+ORIGINAL_TEXT_MARKERS = (
+    "--- below this line is a copy of the message",
+    "------ this is a copy of the message",
+    "----- original message -----",
+    "----- unsent message follows -----",
+    "----- original message follows -----",
+    "below is a copy of the original message",
+    "original message follows",
+    "------ this is a copy of your message",
+    "--- original message ---",
+    "--- the header of the original message is following",
+    "------- returned message",
+    "original message headers:",
+    "original message:",
+)
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _ORIGINAL_TYPES = (
     "message/rfc822",
@@ -133,6 +149,27 @@ class MessageView:
                 headers = parse_headers(part.payload())
                 if len(headers):
                     return headers
+        return self._original_headers_in_text()
+
+    def _original_headers_in_text(self) -> Headers | None:
+        """Headers quoted after a "copy of the message follows" line of a text report."""
+        text = self.text
+        lowered = text.lower()
+        for marker in ORIGINAL_TEXT_MARKERS:
+            pos = lowered.find(marker)
+            if pos == -1:
+                continue
+            rest = text[pos:]
+            newline = rest.find("\n")
+            block = rest[newline + 1 :].lstrip("\n") if newline != -1 else ""
+            # Some reports indent the returned message; headers start at the margin.
+            lines = [
+                line.strip() if line[:1] == " " and ":" in line[:40] else line
+                for line in block.split("\n\n", 1)[0].splitlines()[:400]
+            ]
+            parsed = parse_headers("\n".join(lines).encode("utf-8", "replace"))
+            if "from" in parsed or "message-id" in parsed or "subject" in parsed:
+                return parsed
         return None
 
     @cached_property

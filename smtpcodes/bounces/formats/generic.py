@@ -35,14 +35,15 @@ _BOUNCE_SUBJECT = re.compile(
     r"problem)|failure notice|mail delivery|could not be delivered|non recapitabile|"
     r"unzustellbar|nicht zustellbar|non remis|no entregado|mail system error|"
     r"delivery has failed|failed delivery|failure delivery|error sending|returned to sender|"
-    r"message (?:not delivered|blocked)|rejected",
+    r"message (?:not delivered|blocked)|rejected|エラー|不達|返送",
     re.IGNORECASE,
 )
 _ERROR_WORDS = re.compile(
     r"unknown|not found|no such|does not exist|doesn't exist|invalid|reject|denied|refused|"
     r"fail|error|unable|could not|couldn't|cannot|can't|full|quota|disabled|blocked|"
     r"expired|timed? ?out|not (?:accepted|allowed|permitted|deliver)|unavailable|"
-    r"unroutable|unrouteable|bounced|spam|policy",
+    r"unroutable|unrouteable|bounced|spam|policy|not receive|not delivered|undeliverable|"
+    r"not responding|no valid recipients",
     re.IGNORECASE,
 )
 
@@ -52,7 +53,8 @@ def _detect(view: MessageView) -> bool:
         return True
     if _BOUNCE_SENDER.search(view.sender):
         return True
-    if view.headers.get("return-path").strip() == "<>" and _BOUNCE_SUBJECT.search(view.subject):
+    if view.headers.get("return-path").strip() == "<>":
+        # The null reverse-path: a delivery report or an auto-reply (checked earlier).
         return True
     return _BOUNCE_SUBJECT.search(view.subject) is not None
 
@@ -128,7 +130,7 @@ def _addresses_in_lines(text: str, own: set[str]) -> list[Finding]:
             key = address.lower()
             if key in own or key in seen or _BOUNCE_SENDER.search(key.split("@")[0]):
                 continue
-            context = " ".join(lines[max(0, index - 1) : index + 2])
+            context = " ".join(lines[max(0, index - 2) : index + 2])
             if _ERROR_WORDS.search(context) is None and not HAS_REPLY_CODE.search(context):
                 continue
             seen.add(key)

@@ -44,6 +44,7 @@ _TRANSCRIPT_LINE = re.compile(
 )
 
 
+_MAIL_FROM = re.compile(r">>> MAIL From:\s?<([^<>\s]{1,320})>", re.IGNORECASE)
 _BARE_REPLY = re.compile(r"\s*(?:<<<\s?)?[45]\d\d[ -]")
 
 
@@ -68,11 +69,13 @@ def _parse(view: MessageView) -> list[Finding]:
     text = view.text
     transcript = _between(text, _TRANSCRIPT, _TRANSCRIPT_ENDS)
     replies: dict[str, str] = {}
+    # Addresses the session sent in MAIL FROM are the sender's, never a recipient.
+    senders = {m[1].lower() for m in _MAIL_FROM.finditer(transcript)}
     for line in transcript.splitlines():
         m = _TRANSCRIPT_LINE.search(line)
         if m is not None:
             address = m[2].strip(".").lower()
-            if address not in replies:
+            if address not in replies and address not in senders:
                 replies[address] = line.strip().removeprefix("<<<").strip()
     transient = "transient non-fatal errors" in text.lower()
     action = "delayed" if transient else "failed"
