@@ -148,6 +148,7 @@ class _Pool:
         self._throttled_until = 0.0
         self._idle: list[_TrackingSMTP] = []
         self._in_use = 0
+        self._waiting = 0
         self._changed: asyncio.Condition | None = None
 
     def _condition(self) -> asyncio.Condition:
@@ -174,12 +175,22 @@ class _Pool:
 
     async def acquire(self) -> tuple[_TrackingSMTP, bool]:
         """A connection (``True`` if it was kept open from an earlier send)."""
-        changed = self._condition()
-        async with changed:
-            while self._in_use >= self.limit:
-                wait = self._throttled_until - asyncio.get_running_loop().time()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout=wait if wait > 0 else None)
+        if self._waiting or self._in_use >= self.limit:
+            changed = self._condition()
+            self._waiting += 1
+            try:
+                async with changed:
+                    while self._in_use >= self.limit:
+                        wait = self._throttled_until - asyncio.get_running_loop().time()
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(
+                                changed.wait(), timeout=wait if wait > 0 else None
+                            )
+                    self._in_use += 1
+            finally:
+                self._waiting -= 1
+        else:
+            # The common case needs no lock: nothing awaits between the check and the count.
             self._in_use += 1
         while self._idle:
             client = self._idle.pop()
@@ -195,10 +206,11 @@ class _Pool:
             self._idle.append(client)
         else:
             client.close()
-        changed = self._condition()
-        async with changed:
-            self._in_use -= 1
-            changed.notify()
+        self._in_use -= 1
+        if self._waiting:
+            changed = self._condition()
+            async with changed:
+                changed.notify()
 
     async def close(self) -> None:
         """Say QUIT on every idle connection and close it."""

@@ -17,6 +17,7 @@ recipient. Keeping that decision here means both senders answer alike:
 
 from __future__ import annotations
 
+import email.headerregistry
 import email.message
 import email.utils
 import logging
@@ -318,8 +319,15 @@ def log_verdict(recipient: str, verdict: Verdict, attempt: int) -> None:
 
 
 def _header_addresses(message: email.message.Message, names: Sequence[str]) -> list[str]:
-    values = [str(v) for name in names for v in message.get_all(name, [])]
-    return [addr for _, addr in email.utils.getaddresses(values) if addr]
+    found: list[str] = []
+    for name in names:
+        for value in message.get_all(name, []):
+            if isinstance(value, email.headerregistry.AddressHeader):
+                # Already parsed by the message's policy: no need to parse the text again.
+                found += [a.addr_spec for a in value.addresses if a.addr_spec]
+            else:
+                found += [a for _, a in email.utils.getaddresses([str(value)]) if a]
+    return found
 
 
 def envelope_of(
