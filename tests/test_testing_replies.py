@@ -147,3 +147,13 @@ def test_package_attribute_is_the_catalog() -> None:
 def test_category_named_reply_classifies_as_named(text: str, name: str) -> None:
     """A canned reply named after a category is classified into that category."""
     assert classify(text).category.value == name
+
+
+def test_public_names_resolve() -> None:
+    """Every name in smtpcodes.testing.__all__ can be imported."""
+    import smtpcodes.testing as kit
+
+    for name in kit.__all__:
+        assert getattr(kit, name) is not None
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        _ = kit.nothing

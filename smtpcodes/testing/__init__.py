@@ -13,8 +13,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .assertions import assert_verdict
-    from .canned import replies
+    from .assertions import assert_verdict, verdict_of
+    from .canned import ReplyCatalog, replies
     from .clock import FakeClock
     from .records import Exchange, ReceivedMessage, SessionRecord
     from .script import STAGES, Rule
@@ -25,6 +25,8 @@ __all__ = [
     "FakeClock",
     "replies",
     "assert_verdict",
+    "verdict_of",
+    "ReplyCatalog",
     "Exchange",
     "ReceivedMessage",
     "SessionRecord",
@@ -37,6 +39,8 @@ _HOME = {
     "FakeClock": ".clock",
     "replies": ".canned",
     "assert_verdict": ".assertions",
+    "verdict_of": ".assertions",
+    "ReplyCatalog": ".canned",
     "Exchange": ".records",
     "ReceivedMessage": ".records",
     "SessionRecord": ".records",
