@@ -148,3 +148,10 @@ def test_sendgrid_rate_limit_reset_epoch() -> None:
     verdict = classify_http(429, body, headers, "sendgrid", NOW)
     assert verdict.category.value == "rate_limited"
     assert verdict.as_dict()["retry_after"] == [60.0, 60.0]
+
+
+@pytest.mark.parametrize("attempt", [0, -1, True, 1.5])
+def test_bad_attempt_is_a_value_error(attempt: object) -> None:
+    """attempt= must be a whole number from 1 up."""
+    with pytest.raises(ValueError, match="attempt"):
+        classify_http(503, None, None, None, NOW, attempt=attempt)  # type: ignore[arg-type]
