@@ -117,7 +117,7 @@ def _build(
 ) -> LogRecord:
     diagnostic = " ".join(diagnostic.split())
     status = parse_status(status_text)
-    reply = reply_from_diagnostic(diagnostic) if diagnostic else None
+    reply = reply_from_diagnostic(diagnostic, action) if diagnostic else None
     if action == "delivered" and (reply is None or reply.reply_class != 2):
         # "status=sent (250 ok)" may quote nothing useful; a delivery is a delivery.
         verdict = classifier.classify("250 " + diagnostic if reply is None else reply)

@@ -223,7 +223,7 @@ def _record(
         kind = "complaint"
     else:
         status = parse_status(finding.status)
-        reply = reply_from_diagnostic(diagnostic)
+        reply = reply_from_diagnostic(diagnostic, action)
         quoted = reply.enhanced if reply is not None and reply.enhanced else None
         if quoted is None and diagnostic:
             quoted = find_enhanced_code(diagnostic)

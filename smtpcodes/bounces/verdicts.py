@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 _QUOTED_REPLY = re.compile(r"[:'\"]\s{0,4}([245]\d\d)(?=[ -]\S|$)")
+_FAILURE_CODE = re.compile(r"(?<![\w.\-])([45]\d\d)(?=[ -]\S)")
 _BASIC_FOR_CLASS = {2: 250, 4: 450, 5: 550}
 _BASIC_FOR_ACTION = {
     "failed": 550,
@@ -59,8 +60,26 @@ def parse_status(value: str) -> EnhancedCode | None:
         return None
 
 
-def reply_from_diagnostic(diagnostic: str) -> Reply | None:
-    """The SMTP reply in a diagnostic text, when it carries a basic code."""
+def reply_from_diagnostic(diagnostic: str, action: str = "") -> Reply | None:
+    """The SMTP reply in a diagnostic text, when it carries a basic code.
+
+    For a failed or delayed recipient a 2xx code is not the answer that
+    failed (``220-banner 421 4.2.1 Service refused``): the first 4xx/5xx
+    reply after it is taken instead, or none.
+    """
+    reply = _first_reply(diagnostic)
+    if reply is None or reply.reply_class != 2 or action not in ("failed", "delayed"):
+        return reply
+    text = _unjoin(diagnostic[:8192])
+    for m in _FAILURE_CODE.finditer(text):
+        try:
+            return parse_reply(text[m.start(1) :])
+        except ReplyParseError:
+            continue
+    return None
+
+
+def _first_reply(diagnostic: str) -> Reply | None:
     if not diagnostic:
         return None
     text = _unjoin(diagnostic[:8192])
