@@ -34,7 +34,7 @@ import aiosmtplib
 from aiosmtplib.response import SMTPResponse
 from aiosmtplib.typing import Default
 
-from .exceptions import classify_exception, classify_response
+from .classifier import Classifier
 from .sendreport import (
     Message,
     OnVerdict,
@@ -43,7 +43,6 @@ from .sendreport import (
     SendReport,
     TransactionLog,
     envelope_of,
-    resolve_transaction,
 )
 from .suppression import SuppressionList
 from .verdict import Category, Verdict
@@ -235,7 +234,9 @@ class Sender:
 
     ``suppression`` is a :class:`~smtpcodes.suppression.SuppressionList`;
     ``on_verdict(recipient, verdict)`` is called for every recipient of every
-    attempt; ``clock`` (returning an aware ``datetime``) sets ``retry_at``.
+    attempt; ``clock`` (returning an aware ``datetime``) sets ``retry_at``;
+    ``classifier`` (e.g. ``Classifier.from_paths("my-policy.yaml")``) decides the
+    verdicts, default ``Classifier.default()``.
     """
 
     def __init__(
@@ -251,6 +252,7 @@ class Sender:
         throttle_period: float = 60.0,
         on_verdict: OnVerdict | None = None,
         clock: Callable[[], datetime] | None = None,
+        classifier: Classifier | None = None,
         **aiosmtplib_options: Any,
     ) -> None:
         if max_connections < 1:
@@ -259,7 +261,9 @@ class Sender:
         self._options = {"hostname": hostname, "port": port, **aiosmtplib_options}
         # Build one client now so that bad or conflicting options fail here, not on send.
         _TrackingSMTP(**self._options)
-        self._results = ResultBuilder(suppression=suppression, on_verdict=on_verdict, clock=clock)
+        self._results = ResultBuilder(
+            suppression=suppression, on_verdict=on_verdict, clock=clock, classifier=classifier
+        )
         self.inline_retry_budget = inline_retry_budget
         self.max_inline_attempts = max_inline_attempts
         self.backoff_base = backoff_base
@@ -268,6 +272,11 @@ class Sender:
 
     def _new_client(self) -> _TrackingSMTP:
         return _TrackingSMTP(**self._options)
+
+    @property
+    def classifier(self) -> Classifier:
+        """The classifier that decides this sender's verdicts."""
+        return self._results.classifier
 
     @property
     def suppression(self) -> SuppressionList | None:
@@ -381,7 +390,7 @@ class Sender:
             )
         finally:
             await self._pool.release(client, reusable=reusable)
-        return resolve_transaction(log, reply_verdict=_reply_verdict, error_verdict=_error_verdict)
+        return self._results.resolve(log)
 
     async def _transact(
         self,
@@ -420,14 +429,3 @@ def _dropped_while_idle(log: TransactionLog) -> bool:
         and not log.rcpt_replies
         and log.failure_reply is None
     )
-
-
-def _reply_verdict(code: int, text: str, stage: str, /) -> Verdict:
-    return classify_response(code, text, stage=stage)
-
-
-def _error_verdict(exc: BaseException, after_data: bool, /) -> Verdict:
-    found = classify_exception(exc, after_data=after_data)
-    if isinstance(found, Verdict):
-        return found
-    return classify_exception(ConnectionError(str(exc)), after_data=after_data)  # type: ignore[return-value]

@@ -19,12 +19,13 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from .classifier import classify
+from .classifier import Classifier
 from .policy import make_verdict
 from .verdict import Category, Outcome, Verdict
 
 __all__ = [
     "classify_exception",
+    "exception_verdict",
     "classify_response",
     "exception_verdicts",
 ]
@@ -36,14 +37,22 @@ def _as_text(message: object) -> str:
     return str(message)
 
 
-def classify_response(code: int, message: str | bytes, /, *, stage: str | None = None) -> Verdict:
+def classify_response(
+    code: int,
+    message: str | bytes,
+    /,
+    *,
+    stage: str | None = None,
+    classifier: Classifier | None = None,
+) -> Verdict:
     """Classify a reply as the SMTP libraries hand it over: a code and its text.
 
     Multi-line text (``aiosmtplib`` joins lines with ``\\n``) is rebuilt into the
     wire form so that the classifier reads every line. A code outside 200-599
     (``aiosmtplib`` uses ``-1`` for a reply it could not read) is a
-    ``protocol_error``.
+    ``protocol_error``. ``classifier`` defaults to ``Classifier.default()``.
     """
+    classifier = classifier or Classifier.default()
     text = _as_text(message)
     if not 200 <= code <= 599:
         return make_verdict(
@@ -51,41 +60,48 @@ def classify_response(code: int, message: str | bytes, /, *, stage: str | None =
             Outcome.TRANSIENT,
             rule="exception.invalid_reply",
             retry=True,
+            policies=classifier.tables.categories,
         )
     lines = text.split("\n")[:200] or [""]
     wire = "\r\n".join(f"{code}-{line.rstrip()}" for line in lines[:-1])
     last = f"{code} {lines[-1].rstrip()}".rstrip()
     wire = f"{wire}\r\n{last}" if wire else last
-    return classify(wire, stage=stage)
+    return classifier(wire, stage=stage)
 
 
 def _library_classes(module_name: str) -> Any:
     return sys.modules.get(module_name)
 
 
-def _network_verdict(exc: BaseException, *, after_data: bool) -> Verdict:
+def _network_verdict(exc: BaseException, *, after_data: bool, classifier: Classifier) -> Verdict:
     return make_verdict(
         Category.NETWORK_ERROR,
         Outcome.TRANSIENT,
         rule=f"exception.{type(exc).__name__}",
         delivery_unknown=after_data,
+        policies=classifier.tables.categories,
     )
 
 
-def _local_verdict(category: Category, exc: BaseException) -> Verdict:
-    return make_verdict(category, Outcome.PERMANENT, rule=f"exception.{type(exc).__name__}")
+def _local_verdict(category: Category, exc: BaseException, classifier: Classifier) -> Verdict:
+    return make_verdict(
+        category,
+        Outcome.PERMANENT,
+        rule=f"exception.{type(exc).__name__}",
+        policies=classifier.tables.categories,
+    )
 
 
-def _no_reply_verdict(exc: BaseException, *, after_data: bool) -> Verdict:
+def _no_reply_verdict(exc: BaseException, *, after_data: bool, classifier: Classifier) -> Verdict:
     """A library exception without a reply code: name the problem by its text."""
     text = str(exc).lower()
     if "auth" in text:
-        return _local_verdict(Category.AUTH_FAILED, exc)
+        return _local_verdict(Category.AUTH_FAILED, exc, classifier)
     if "tls" in text or "ssl" in text:
-        return _local_verdict(Category.TLS_REQUIRED, exc)
+        return _local_verdict(Category.TLS_REQUIRED, exc, classifier)
     if "smtputf8" in text or "not supported" in text:
-        return _local_verdict(Category.PROTOCOL_ERROR, exc)
-    return _network_verdict(exc, after_data=after_data)
+        return _local_verdict(Category.PROTOCOL_ERROR, exc, classifier)
+    return _network_verdict(exc, after_data=after_data, classifier=classifier)
 
 
 def classify_exception(
@@ -94,6 +110,7 @@ def classify_exception(
     *,
     stage: str | None = None,
     after_data: bool = False,
+    classifier: Classifier | None = None,
 ) -> Verdict | dict[str, Verdict]:
     """Map an ``smtplib`` or ``aiosmtplib`` exception to verdicts.
 
@@ -101,46 +118,52 @@ def classify_exception(
     ``SMTPRecipientsRefused`` (both libraries), else one verdict. ``stage`` names
     the command that failed when the exception's class does not; ``after_data``
     says the message body may have reached the server, which makes a timeout or a
-    dropped connection ``delivery_unknown``.
+    dropped connection ``delivery_unknown``. ``classifier`` (default
+    ``Classifier.default()``) classifies the replies and supplies the category
+    policies.
 
     >>> import smtplib
     >>> classify_exception(smtplib.SMTPServerDisconnected("gone")).category.value
     'network_error'
     """
+    classifier = classifier or Classifier.default()
     aio = _library_classes("aiosmtplib")
     std = _library_classes("smtplib")
     if aio is not None and isinstance(exc, aio.SMTPRecipientsRefused):
         return {
-            err.recipient: classify_response(err.code, err.message, stage="RCPT")
+            err.recipient: classify_response(
+                err.code, err.message, stage="RCPT", classifier=classifier
+            )
             for err in exc.recipients
         }
     if std is not None and isinstance(exc, std.SMTPRecipientsRefused):
         return {
-            str(rcpt): classify_response(int(code), text, stage="RCPT")
+            str(rcpt): classify_response(int(code), text, stage="RCPT", classifier=classifier)
             for rcpt, (code, text) in exc.recipients.items()
         }
     reply = _reply_of(exc, aio, std, stage)
     if reply is not None:
         code, text, reply_stage = reply
-        return classify_response(code, text, stage=reply_stage)
+        return classify_response(code, text, stage=reply_stage, classifier=classifier)
     if aio is not None and isinstance(exc, aio.SMTPNotSupported):
-        return _local_verdict(Category.PROTOCOL_ERROR, exc)
+        return _local_verdict(Category.PROTOCOL_ERROR, exc, classifier)
     if std is not None and isinstance(exc, std.SMTPNotSupportedError):
-        return _local_verdict(Category.PROTOCOL_ERROR, exc)
+        return _local_verdict(Category.PROTOCOL_ERROR, exc, classifier)
     if isinstance(exc, TimeoutError | ConnectionError):
-        return _network_verdict(exc, after_data=after_data)
+        return _network_verdict(exc, after_data=after_data, classifier=classifier)
     if (aio is not None and type(exc) is aio.SMTPException) or (
         std is not None and type(exc) is std.SMTPException
     ):
-        return _no_reply_verdict(exc, after_data=after_data)
+        return _no_reply_verdict(exc, after_data=after_data, classifier=classifier)
     if isinstance(exc, OSError):
         # Sockets, DNS resolution and TLS (ssl.SSLError is an OSError) all land here.
-        return _network_verdict(exc, after_data=after_data)
+        return _network_verdict(exc, after_data=after_data, classifier=classifier)
     return make_verdict(
         Category.UNKNOWN,
         Outcome.UNKNOWN,
         rule=f"exception.{type(exc).__name__}",
         delivery_unknown=after_data,
+        policies=classifier.tables.categories,
     )
 
 
@@ -188,6 +211,7 @@ def exception_verdicts(
     *,
     stage: str | None = None,
     after_data: bool = False,
+    classifier: Classifier | None = None,
 ) -> dict[str, Verdict]:
     """Like :func:`classify_exception`, but always one verdict per given recipient.
 
@@ -195,12 +219,13 @@ def exception_verdicts(
     of a ``421`` among those it does (the server closed the session; stdlib
     ``smtplib`` stops there), else gets a ``network_error``: it was never accepted.
     """
-    found = classify_exception(exc, stage=stage, after_data=after_data)
+    classifier = classifier or Classifier.default()
+    found = classify_exception(exc, stage=stage, after_data=after_data, classifier=classifier)
     wanted = list(recipients)
     if isinstance(found, Verdict):
         return dict.fromkeys(wanted, found)
     closing = _closing_verdict(exc, found)
-    fallback = closing or _network_verdict(exc, after_data=False)
+    fallback = closing or _network_verdict(exc, after_data=False, classifier=classifier)
     return {r: found.get(r, fallback) for r in wanted}
 
 
@@ -209,3 +234,22 @@ def _closing_verdict(exc: BaseException, found: dict[str, Verdict]) -> Verdict |
         if verdict.reply is not None and verdict.reply.code == 421:
             return verdict
     return None
+
+
+def exception_verdict(
+    exc: BaseException,
+    /,
+    *,
+    after_data: bool = False,
+    classifier: Classifier | None = None,
+) -> Verdict:
+    """Like :func:`classify_exception`, but one verdict even for ``SMTPRecipientsRefused``.
+
+    The senders use it for the failure that ended a transaction; a per-recipient
+    refusal there means the connection is in doubt, hence a ``network_error``.
+    """
+    classifier = classifier or Classifier.default()
+    found = classify_exception(exc, after_data=after_data, classifier=classifier)
+    if isinstance(found, Verdict):
+        return found
+    return _network_verdict(exc, after_data=after_data, classifier=classifier)

@@ -256,6 +256,7 @@ class Outbox:
             rule="outbox.interrupted",
             delivery_unknown=True,
             action="The process stopped during this attempt; the server may have the message.",
+            policies=self.sender.classifier.tables.categories,
         )
         state = PENDING if self.retry_unknown else UNKNOWN
         attempts = {mid: self._last_attempt(mid) + 1 for mid, _ in rows}
@@ -425,6 +426,7 @@ class Outbox:
             Outcome.PERMANENT,
             rule="outbox.max_age",
             action=f"Not delivered within {self.max_age}; the outbox gave up.",
+            policies=self.sender.classifier.tables.categories,
         )
         remaining = [
             address

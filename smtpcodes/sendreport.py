@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from .classifier import Classifier
+from .exceptions import classify_response, exception_verdict
 from .policy import make_verdict
 from .suppression import normalize_address
 from .verdict import Category, Outcome, Verdict
@@ -396,8 +398,11 @@ def _utcnow() -> datetime:
 class ResultBuilder:
     """Turns verdicts into :class:`RecipientResult` values, the same way for every sender.
 
-    It checks the suppression list before sending, adds recipients whose verdict
-    says so after, sets ``retry_at``, and calls the hooks.
+    It checks the suppression list before sending, classifies what a transaction
+    logged, adds recipients whose verdict says so to the suppression list, sets
+    ``retry_at``, and calls the hooks. ``classifier`` defaults to
+    ``Classifier.default()``; its category policies also shape the verdicts made
+    here (suppressed, invalid address).
     """
 
     def __init__(
@@ -406,10 +411,26 @@ class ResultBuilder:
         suppression: SuppressionList | None,
         on_verdict: OnVerdict | None,
         clock: Callable[[], datetime] | None,
+        classifier: Classifier | None = None,
     ) -> None:
         self.suppression = suppression
         self.on_verdict = on_verdict
         self.clock = clock or _utcnow
+        self.classifier = classifier or Classifier.default()
+
+    def reply_verdict(self, code: int, text: str, stage: str, /) -> Verdict:
+        """Classify one reply of a transaction."""
+        return classify_response(code, text, stage=stage, classifier=self.classifier)
+
+    def error_verdict(self, exc: BaseException, after_data: bool, /) -> Verdict:
+        """Classify the transport failure that ended a transaction."""
+        return exception_verdict(exc, after_data=after_data, classifier=self.classifier)
+
+    def resolve(self, log: TransactionLog) -> dict[str, tuple[Verdict, bool]]:
+        """``(verdict, delivered)`` per recipient of a finished transaction."""
+        return resolve_transaction(
+            log, reply_verdict=self.reply_verdict, error_verdict=self.error_verdict
+        )
 
     def before_sending(self, recipient: str) -> RecipientResult | None:
         """A result for a recipient that must not be sent to, else ``None``."""
@@ -421,6 +442,7 @@ class ResultBuilder:
                 Outcome.PERMANENT,
                 rule="local.suppression_list",
                 action=f"Not sent: the address is on your suppression list ({reason}).",
+                policies=self.classifier.tables.categories,
             )
             self.notify(recipient, verdict, 0)
             return RecipientResult(recipient, verdict, delivered=False, skipped=True)
@@ -431,6 +453,7 @@ class ResultBuilder:
                 Outcome.PERMANENT,
                 rule="local.address_syntax",
                 action=f"Not sent: {problem}",
+                policies=self.classifier.tables.categories,
             )
             self.notify(recipient, verdict, 0)
             return self.after_attempt(recipient, verdict, delivered=False, attempts=0)

@@ -22,7 +22,7 @@ import smtplib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from .exceptions import classify_exception, classify_response
+from .classifier import Classifier
 from .sendreport import (
     Message,
     OnVerdict,
@@ -31,10 +31,8 @@ from .sendreport import (
     SendReport,
     TransactionLog,
     envelope_of,
-    resolve_transaction,
 )
 from .suppression import SuppressionList
-from .verdict import Verdict
 
 __all__ = ["send"]
 
@@ -135,19 +133,6 @@ def _transact(
         smtp.close()
 
 
-def _reply_verdict(code: int, text: str, stage: str, /) -> Verdict:
-    return classify_response(code, text, stage=stage)
-
-
-def _error_verdict(exc: BaseException, after_data: bool, /) -> Verdict:
-    found = classify_exception(exc, after_data=after_data)
-    if isinstance(found, Verdict):
-        return found
-    fallback = classify_exception(ConnectionError(str(exc)), after_data=after_data)
-    assert isinstance(fallback, Verdict)
-    return fallback
-
-
 def send(
     smtp: smtplib.SMTP,
     message: Message,
@@ -158,6 +143,7 @@ def send(
     suppression: SuppressionList | None = None,
     on_verdict: OnVerdict | None = None,
     clock: Callable[[], datetime] | None = None,
+    classifier: Classifier | None = None,
     mail_options: Sequence[str] = (),
     rcpt_options: Sequence[str] = (),
 ) -> SendReport:
@@ -169,7 +155,9 @@ def send(
     server or the network does (a lost connection is closed, and the report says
     so); raises :class:`ValueError` for a message without sender or recipients.
     """
-    results_of = ResultBuilder(suppression=suppression, on_verdict=on_verdict, clock=clock)
+    results_of = ResultBuilder(
+        suppression=suppression, on_verdict=on_verdict, clock=clock, classifier=classifier
+    )
     envelope_sender, wanted = envelope_of(message, recipients, sender)
     results: dict[str, RecipientResult] = {}
     pending: list[str] = []
@@ -190,9 +178,7 @@ def send(
             mail_options=mail_options,
             rcpt_options=rcpt_options,
         )
-        outcome = resolve_transaction(
-            log, reply_verdict=_reply_verdict, error_verdict=_error_verdict
-        )
+        outcome = results_of.resolve(log)
         for recipient in pending:
             verdict, delivered = outcome[recipient]
             results_of.notify(recipient, verdict, 1)
