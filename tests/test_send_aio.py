@@ -11,7 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from smtpcodes.aio import Sender
+from smtpcodes.classifier import Classifier
 from smtpcodes.suppression import MemorySuppressionList
+from smtpcodes.tables import data_path
 from smtpcodes.testing.server import ScriptedSMTPServer
 from smtpcodes.verdict import Category, Outcome, Verdict
 
@@ -322,3 +324,84 @@ def test_bad_options_fail_at_construction() -> None:
         Sender("127.0.0.1", 25, max_connections=0)
     with pytest.raises(ValueError, match="start_tls"):
         Sender("127.0.0.1", 25, use_tls=True, start_tls=True)
+
+
+async def test_wrong_credentials_fail_every_recipient() -> None:
+    """An AUTH refusal at connect is an auth_failed verdict for all, and nothing is sent."""
+    with ScriptedSMTPServer(credentials={"app": "secret"}, require_auth=True) as server:
+        async with Sender(
+            server.hostname, server.port, start_tls=False, username="app", password="wrong"
+        ) as sender:
+            report = await sender.send(make_message("a@x.example", "b@x.example"))
+        assert report.delivered == []
+        for result in report:
+            assert result.verdict.category is Category.AUTH_FAILED
+            assert result.verdict.retry is False
+        assert server.messages == []
+
+
+async def test_right_credentials_deliver() -> None:
+    """With valid credentials the sender logs in on connect and delivers."""
+    with ScriptedSMTPServer(credentials={"app": "secret"}, require_auth=True) as server:
+        async with Sender(
+            server.hostname, server.port, start_tls=False, username="app", password="secret"
+        ) as sender:
+            report = await sender.send(make_message("a@x.example"))
+        assert report.delivered == ["a@x.example"]
+
+
+async def test_starttls_required_but_not_offered(server: ScriptedSMTPServer) -> None:
+    """Demanding STARTTLS from a server without it fails locally as tls_required, no retry."""
+    async with Sender(server.hostname, server.port, start_tls=True) as sender:
+        report = await sender.send(make_message("a@x.example"))
+    verdict = report["a@x.example"].verdict
+    assert verdict.category is Category.TLS_REQUIRED
+    assert verdict.retry is False
+    assert server.messages == []
+
+
+async def test_untrusted_certificate_is_a_network_error() -> None:
+    """A TLS handshake the client refuses (self-signed cert) is a transient network_error."""
+    with ScriptedSMTPServer(starttls=True) as server:
+        async with Sender(server.hostname, server.port, start_tls=True) as sender:
+            report = await sender.send(make_message("a@x.example"))
+        verdict = report["a@x.example"].verdict
+        assert verdict.category is Category.NETWORK_ERROR
+        assert verdict.rule is not None
+        assert "SSL" in verdict.rule or "Certificate" in verdict.rule
+        assert server.messages == []
+
+
+async def test_starttls_with_trusted_certificate() -> None:
+    """STARTTLS with the server's certificate trusted delivers."""
+    with ScriptedSMTPServer(starttls=True, require_starttls=True) as server:
+        async with Sender(
+            server.hostname, server.port, start_tls=True, tls_context=server.client_tls_context()
+        ) as sender:
+            report = await sender.send(make_message("a@x.example"))
+        assert report.delivered == ["a@x.example"]
+
+
+async def test_lenient_policy_suppresses_after_the_threshold(
+    server: ScriptedSMTPServer,
+) -> None:
+    """Under the lenient overlay 452 4.2.2 is retried, then suppressed at the 3rd failure."""
+    classifier = Classifier.from_paths(data_path() / "policies" / "lenient-mailbox-full.yaml")
+    server.on("RCPT", "452 4.2.2 Mailbox full", recipient="full@x.example")
+    suppression = MemorySuppressionList()
+    async with sender_for(
+        server, suppression=suppression, classifier=classifier, inline_retry_budget=0
+    ) as sender:
+        outcomes = []
+        for _ in range(3):
+            report = await sender.send(make_message("full@x.example"))
+            outcomes.append((report.deferred, report.failed))
+    assert outcomes == [
+        (["full@x.example"], []),
+        (["full@x.example"], []),
+        ([], ["full@x.example"]),
+    ]
+    assert "full@x.example" in suppression
+    entry = suppression.get("full@x.example")
+    assert entry is not None
+    assert entry.failures == 3
