@@ -19,8 +19,6 @@ CATEGORY_NAMES = {category.value for category in Category}
 # Canned replies the classifier does not yet put in their category, and why. Strict xfail:
 # when the classifier learns one, its test fails until the entry is removed from here.
 CLASSIFIER_GAPS = {
-    "yahoo.mailbox_unknown": "Yahoo's code-less 554 'dd This user doesn't have' text",
-    "yahoo.blocked": "the corpus labels Yahoo's [TSS09] 553 5.7.2 blocked",
     "generic.sender_rejected": "'does not exist' wins over the sender code 5.1.8",
 }
 CATEGORY_ENTRIES = [

@@ -282,7 +282,7 @@ def test_sessions_record_commands_and_replies() -> None:
     [session] = server.sessions
     stages = [x.stage for x in session.exchanges]
     assert stages == ["CONNECT", "EHLO", "MAIL", "RCPT", "RCPT", "DATA", "EOM", "QUIT"]
-    assert session.commands[2] == "RCPT TO:<gone@example.com>"
+    assert session.commands[2].upper() == "RCPT TO:<GONE@EXAMPLE.COM>"  # 3.13 sends "to:"
     assert session.exchanges[3].reply == "550 5.1.1 unknown"
     assert server.commands[-1] == "QUIT"
     assert server.errors == []
