@@ -242,11 +242,16 @@ class Outbox:
             raise ValueError(msg)
         return now
 
-    def _recover_interrupted(self) -> None:
-        """Requeue attempts a killed process left in flight, marked ``delivery_unknown``."""
-        rows = self._db.execute(
-            "SELECT message_id, address FROM recipients WHERE state = ?", (IN_FLIGHT,)
-        ).fetchall()
+    def _recover_interrupted(self, rows: list[tuple[str, str]] | None = None) -> None:
+        """Requeue attempts left in flight, marked ``delivery_unknown``.
+
+        ``rows`` are ``(message_id, address)`` pairs; by default every in-flight
+        recipient, which on opening means those of a process that was killed.
+        """
+        if rows is None:
+            rows = self._db.execute(
+                "SELECT message_id, address FROM recipients WHERE state = ?", (IN_FLIGHT,)
+            ).fetchall()
         if not rows:
             return
         now = self._now()
@@ -271,6 +276,8 @@ class Outbox:
                 self._record(
                     message_id, attempt, at=now, address=address, state=state, verdict=verdict
                 )
+            for message_id in attempts:
+                self._finish_if_done(message_id, now, "complete")
 
     # -- storing -----------------------------------------------------------------------
 
@@ -370,12 +377,9 @@ class Outbox:
         try:
             report = await self.sender.send(message, due, sender=sender)
         except BaseException:
-            # Not a verdict (a bug or a cancellation): put the recipients back untouched.
-            with self._transaction():
-                self._db.executemany(
-                    "UPDATE recipients SET state = ? WHERE message_id = ? AND address = ?",
-                    [(PENDING, message_id, a) for a in due],
-                )
+            # Not a verdict but a cancellation or a bug, at a point we cannot know:
+            # requeue the recipients as a crash would, delivery unknown.
+            self._recover_interrupted([(message_id, a) for a in due])
             raise
         finished = self._now()
         with self._transaction():

@@ -282,3 +282,41 @@ async def test_unknown_deliveries_can_be_parked(tmp_path: Path, server: Scripted
             (dead,) = outbox.dead()
             assert dead.recipients[0].state == "unknown"
             assert dead.recipients[0].delivery_unknown is True
+
+
+async def test_concurrent_runs_do_not_send_twice(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Two run_due() calls at once on one outbox send each message once."""
+    server.on("EOM", "250 2.0.0 OK", delay=0.2)
+    async with sender_for(server, max_connections=4) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            await outbox.put(make_message("a@x.example", subject="one"))
+            await outbox.put(make_message("b@x.example", subject="two"))
+            first, second = await asyncio.gather(outbox.run_due(), outbox.run_due())
+            assert len(first) + len(second) == 2
+            assert len(outbox.dead()) == 2
+    assert sorted(m["Subject"] for m in server.messages) == ["one", "two"]
+
+
+async def test_cancelled_attempt_is_requeued_as_unknown(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A run_due() cancelled mid-send leaves the recipient queued with delivery_unknown."""
+    server.on("EOM", "250 2.0.0 OK", delay=5, times=1)
+    async with sender_for(server) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            await outbox.put(make_message("a@x.example"))
+            task = asyncio.ensure_future(outbox.run_due())
+            deadline = time.monotonic() + 10
+            while not any(c.startswith("DATA") for c in server.commands):
+                assert time.monotonic() < deadline, "the send never reached DATA"
+                await asyncio.sleep(0.02)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            (queued,) = outbox.pending()
+            assert queued.recipients[0].state == "pending"
+            assert queued.recipients[0].delivery_unknown is True
+            (run,) = await outbox.run_due()
+            assert run.report.delivered == ["a@x.example"]

@@ -405,3 +405,14 @@ async def test_lenient_policy_suppresses_after_the_threshold(
     entry = suppression.get("full@x.example")
     assert entry is not None
     assert entry.failures == 3
+
+
+async def test_timeout_after_data_is_delivery_unknown(server: ScriptedSMTPServer) -> None:
+    """A reply to the body that never comes in time leaves delivery unknown."""
+    server.on("EOM", "250 2.0.0 OK", delay=3, times=1)
+    async with sender_for(server, timeout=0.3) as sender:
+        report = await sender.send(make_message("a@x.example"))
+    verdict = report["a@x.example"].verdict
+    assert verdict.delivery_unknown is True
+    assert verdict.category is Category.NETWORK_ERROR
+    assert report.deferred == ["a@x.example"]
