@@ -228,8 +228,11 @@ def _record(
         if quoted is None and diagnostic:
             quoted = find_enhanced_code(diagnostic)
         if status is None or (
-            # A generic X.0.0 status yields to the specific code the remote server quoted.
-            quoted is not None and quoted.class_ == status.class_
+            # The remote server's own code beats the reporting MTA's of the same class,
+            # unless it is a bare X.0.0 and the Status field says more.
+            quoted is not None
+            and quoted.class_ == status.class_
+            and (quoted.subject, quoted.detail) != (0, 0)
         ):
             status = quoted or status
         if not action and status is not None:

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _QUOTED_REPLY = re.compile(r"[:'\"]\s{0,4}([245]\d\d)(?=[ -]\S|$)")
+_QUOTED_ENHANCED = re.compile(r"\b([245]\d\d)[ -]'([245]\.\d{1,3}\.\d{1,3})")
+_LOOSE_REPLY = re.compile(r"(?<![\w.\-/#=:])([45]\d\d)(?=:?\s[A-Za-z<\"'(\[])")
 _FAILURE_CODE = re.compile(r"(?<![\w.\-])([45]\d\d)(?=[ -]\S)")
 _BASIC_FOR_CLASS = {2: 250, 4: 450, 5: 550}
 _BASIC_FOR_ACTION = {
@@ -93,6 +95,16 @@ def _first_reply(diagnostic: str) -> Reply | None:
             return parse_reply(text[m.start(1) :])
         except ReplyParseError:
             continue
+    # Last resort: a 4xx/5xx code followed by words anywhere ("server message 550 unknown
+    # user", "550: <a@b>: User unknown", "<<< 550 <a@b>...").
+    for m in _LOOSE_REPLY.finditer(text):
+        candidate = text[m.start(1) :]
+        if candidate[3:4] == ":":
+            candidate = candidate[:3] + candidate[4:]
+        try:
+            return parse_reply(candidate)
+        except ReplyParseError:
+            continue
     return None
 
 
@@ -108,6 +120,8 @@ def _unjoin(text: str) -> str:
     into ``Diagnostic-Code``; the repeated ``550-5.7.1`` prefixes are line
     starts, and treating them as text would hide the reply's words.
     """
+    # SES quotes the remote reply: "550-'5.2.2 <a@b>... Mailbox Full'".
+    text = _QUOTED_ENHANCED.sub(r"\1 \2", text)
     m = _LEADING_CODE.match(text)
     if m is None or "\n" in text:
         return text

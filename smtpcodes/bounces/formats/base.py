@@ -133,7 +133,7 @@ def section(text: str, starts: Sequence[str], ends: Sequence[str] = ORIGINAL_MAR
 
 
 LEADING_ADDRESS = re.compile(
-    r"[ \t]{0,12}(?:RCPT TO:|To:|Recipient:|Recipient address:|Original-Recipient:|\*\*\*|>>>)?"
+    r"[ \t]{0,12}(?:RCPT TO:|To:|Recipient:|Recipient address:|Original-Recipient:|\*{1,3}|>>>)?"
     r"[ \t]{0,4}<?"
     r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u0080-\uffff]{1,64}@[A-Za-z0-9\u0080-\uffff\-]"
     r"{1,63}(?:\.[A-Za-z0-9\u0080-\uffff\-]{1,63}){0,10})>?"

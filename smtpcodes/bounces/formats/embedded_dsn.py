@@ -36,7 +36,7 @@ def _parse(view: MessageView) -> list[Finding]:
     block = text[start + 2 if start != -1 else first.start() :]
     fields = parse_delivery_status(block)
     found = [f for f in findings_from_fields(fields) if f.action or f.status or f.diagnostic]
-    if found and any(not f.diagnostic for f in found):
+    if found:
         fill_diagnostics(text[: first.start()], found)
     return found
 

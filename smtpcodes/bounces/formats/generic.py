@@ -130,7 +130,7 @@ def _addresses_in_lines(text: str, own: set[str]) -> list[Finding]:
             key = address.lower()
             if key in own or key in seen or _BOUNCE_SENDER.search(key.split("@")[0]):
                 continue
-            context = " ".join(lines[max(0, index - 2) : index + 2])
+            context = " ".join(lines[max(0, index - 2) : index + 4])
             if _ERROR_WORDS.search(context) is None and not HAS_REPLY_CODE.search(context):
                 continue
             seen.add(key)

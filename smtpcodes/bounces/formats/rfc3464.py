@@ -73,7 +73,7 @@ def _parse(view: MessageView) -> list[Finding]:
                 f"the delivery-status part ({len(part.body)} bytes) was cut: only its first "
                 f"{len(fields.recipients)} recipients were read"
             )
-    if findings and any(not f.diagnostic for f in findings):
+    if findings and any(_weak(f.diagnostic) for f in findings):
         fill_diagnostics(view.text, findings)
     _repair_recipients(view, findings)
     return findings
@@ -109,8 +109,26 @@ def fill_diagnostics(report_text: str, findings: list[Finding]) -> None:
         ):
             by_address[key] = diagnostic[:2000]
     for finding in findings:
-        if not finding.diagnostic:
-            finding.diagnostic = by_address.get(finding.recipient.lower(), "")
+        if _weak(finding.diagnostic):
+            found = by_address.get(finding.recipient.lower(), "") or _reply_line(
+                text, finding.recipient
+            )
+            if found:
+                finding.diagnostic = found
+
+
+def _weak(diagnostic: str) -> bool:
+    """No diagnostic, or one with no words (Sendmail's ``X-Unix; 77`` exit status)."""
+    return not any(ch.isalpha() for ch in diagnostic)
+
+
+def _reply_line(text: str, address: str) -> str:
+    """A transcript line naming ``address`` with a reply code ("550 5.0.0 <a@b>... reason")."""
+    needle = address.lower()
+    for line in text.splitlines():
+        if needle in line.lower() and HAS_REPLY_CODE.search(line):
+            return line.strip().removeprefix("<<<").strip()
+    return ""
 
 
 FORMAT = BounceFormat(name="rfc3464", detect=_detect, parse=_parse, priority=10)
