@@ -38,11 +38,14 @@ else:  # pragma: no cover - Python 3.10
     import sre_parse as _sre_parse
 
 __all__ = [
+    "Part",
+    "requirement_groups",
     "Rule",
     "RuleMatch",
     "RuleSet",
     "compile_rule",
     "required_words",
+    "split_alternatives",
     "trigger_words",
     "words_of",
 ]
@@ -79,6 +82,35 @@ _ENH_SPEC = re.compile(r"(X|[245])\.(\*|[0-9]{1,3})(?:\.(\*|[0-9]{1,3}))?")
 
 
 @attrs.frozen
+class Part:
+    """One top-level alternative of a rule's pattern, with the words it needs.
+
+    ``need`` are words a match must all contain; ``any_of`` groups of which a
+    match contains at least one word each (as bytes, like :func:`words_of`).
+    """
+
+    pattern: re.Pattern[str]
+    need: frozenset[bytes]
+    any_of: tuple[frozenset[bytes], ...]
+
+    @classmethod
+    def compile(cls, source: str) -> Part:
+        """Compile one alternative and derive the words it needs."""
+        groups = requirement_groups(source)
+        need = frozenset(w.encode() for g in groups if len(g) == 1 for w in g)
+        any_of = tuple(frozenset(w.encode() for w in g) for g in groups if len(g) > 1)
+        flags = _flags_for(source)
+        compiled = re.compile(source if flags else _literal_first(source), flags)
+        return cls(compiled, need, any_of)
+
+    def possible(self, words: Words) -> bool:
+        """Whether the reply's words allow a match at all."""
+        if self.need and not self.need <= words:
+            return False
+        return all(not words.isdisjoint(group) for group in self.any_of)
+
+
+@attrs.frozen
 class Rule:
     """One compiled text rule."""
 
@@ -90,6 +122,7 @@ class Rule:
     order: int
     source: str
     required: frozenset[str] = frozenset()
+    parts: tuple[Part, ...] = ()
     priority: int = 0
     codes: frozenset[int] = frozenset()
     classes: frozenset[int] = frozenset()
@@ -104,6 +137,27 @@ class Rule:
     action: str | None = None
     delivery_unknown: bool = False
     examples: tuple[Mapping[str, Any], ...] = ()
+
+    def index_words(self) -> frozenset[bytes]:
+        """The words under which the rule is indexed: it is tried only if one occurs.
+
+        Each alternative of the pattern contributes its most selective group of
+        required words; an alternative with none falls back to the rule's
+        ``words:`` (from the YAML, or derived from the whole pattern), and with
+        neither the rule is tried on every reply (empty result).
+        """
+        keys: set[bytes] = set()
+        for part in self.parts:
+            groups = [frozenset({w}) for w in part.need] + list(part.any_of)
+            if groups:
+                keys |= max(groups, key=lambda g: (-len(g), min(len(w) for w in g)))
+            elif self.words:
+                keys |= {w.encode() for w in self.words}
+            else:
+                return frozenset()
+        if not self.parts:
+            keys = {w.encode() for w in self.words}
+        return frozenset(keys)
 
     def applies(self, code: int | None, enhanced: EnhancedCode | None, stage: str | None) -> bool:
         """Whether the rule's ``when:`` conditions hold for this reply."""
@@ -142,13 +196,15 @@ class RuleSet:
         index: dict[bytes, list[int]] = {}
         always: list[int] = []
         for rank, rule in enumerate(self.rules):
-            if rule.words:
-                for word in rule.words:
-                    index.setdefault(word.encode(), []).append(rank)
+            keys = rule.index_words()
+            if keys:
+                for word in keys:
+                    index.setdefault(word, []).append(rank)
             else:
                 always.append(rank)
-        # Words are compared as bytes: see words_of.
-        self._required = tuple(frozenset(w.encode() for w in rule.required) for rule in self.rules)
+        self._parts = tuple(
+            tuple((p.pattern, p.need, p.any_of) for p in rule.parts) for rule in self.rules
+        )
         self._index = {word: tuple(ranks) for word, ranks in index.items()}
         self._keys = frozenset(self._index)
         self._always = tuple(always)
@@ -183,17 +239,23 @@ class RuleSet:
         only if all the words its pattern requires are there too.
         """
         rules = self.rules
-        required = self._required
+        parts_by_rank = self._parts
         for rank in self.candidates(words):
-            need = required[rank]
-            if need and not need <= words:
-                continue
-            rule = rules[rank]
-            if not rule.applies(code, enhanced, stage):
-                continue
-            m = rule.pattern.search(lowered)
-            if m is not None:
-                return RuleMatch(rule, m.span())
+            checked = False
+            # Each top-level alternative is searched only if the words it needs
+            # are in the reply: set tests instead of regex scans.
+            for pattern, need, any_of in parts_by_rank[rank]:
+                if need and not need <= words:
+                    continue
+                if any_of and any(words.isdisjoint(group) for group in any_of):
+                    continue
+                if not checked:
+                    if not rules[rank].applies(code, enhanced, stage):
+                        break
+                    checked = True
+                m = pattern.search(lowered)
+                if m is not None:
+                    return RuleMatch(rules[rank], m.span())
         return None
 
 
@@ -224,17 +286,12 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum()
 
 
-# The pattern's own start and end count as word edges: a rule's first and last
-# words are taken as whole words (the documented meaning of trigger words).
-_EDGE = ("edge", None)
+def _bounding(item: Any, side: str) -> bool:
+    """Whether ``item``, standing on ``side`` of a word, guarantees a word edge there.
 
-
-def _bounding(item: Any | None) -> bool:
-    """Whether a pattern element next to a literal guarantees a word edge there."""
-    if item is None:
-        return False
-    if item is _EDGE:
-        return True
+    ``side`` is "left" when the item precedes the word (its last character
+    counts) and "right" when it follows (its first character counts).
+    """
     op, av = item
     if op is _AT:
         return True
@@ -254,132 +311,224 @@ def _bounding(item: Any | None) -> bool:
         return True
     if op in (_MAX_REPEAT, _MIN_REPEAT):
         low, _high, sub = av
-        return bool(low >= 1 and len(sub) >= 1 and _bounding(sub[0]) and _bounding(sub[-1]))
+        items = _items(sub)
+        return bool(low >= 1 and items and _bounding(items[-1 if side == "left" else 0], side))
+    if op is _SUBPATTERN:
+        items = _items(av[-1])
+        return bool(items) and _bounding(items[-1 if side == "left" else 0], side)
+    if op is _BRANCH:
+        alternatives = [_items(alt) for alt in av[1]]
+        return all(
+            alt and _bounding(alt[-1 if side == "left" else 0], side) for alt in alternatives
+        )
     return False
 
 
-def _sequence_words(items: list[Any], left: Any | None, right: Any | None) -> frozenset[str] | None:
-    """Best trigger set for a sequence of pattern elements, or None."""
-    best: frozenset[str] | None = None
+def _items(sub: Any) -> list[Any]:
+    return [sub[i] for i in range(len(sub))]
 
-    def consider(candidate: frozenset[str] | None) -> None:
-        nonlocal best
-        if not candidate:
-            return
-        if best is None or _score(candidate) > _score(best):
-            best = candidate
 
-    run: list[str] = []
-    run_start = 0
-    for i, item in enumerate([*items, None]):
-        op = item[0] if item is not None else None
-        if op is _LITERAL:
-            if not run:
-                run_start = i
-            run.append(chr(item[1]))
+def _edge_before(items: list[Any], index: int, outer: bool) -> bool:
+    """Whether a word edge is certain just before ``items[index]``."""
+    j = index - 1
+    while j >= 0:
+        op, av = items[j]
+        if op in (_MAX_REPEAT, _MIN_REPEAT) and av[0] == 0:
+            # Present, it must end in a non-word character; absent, look further left.
+            inner = _items(av[2])
+            if not (inner and _bounding(inner[-1], "left")):
+                return False
+            j -= 1
             continue
-        if run:
-            before = items[run_start - 1] if run_start > 0 else left
-            after = item if item is not None else right
-            consider(_run_words("".join(run), _bounding(before), _bounding(after)))
-            run = []
+        return _bounding(items[j], "left")
+    return outer
+
+
+def _edge_after(items: list[Any], index: int, outer: bool) -> bool:
+    """Whether a word edge is certain just after ``items[index]``."""
+    j = index + 1
+    while j < len(items):
+        op, av = items[j]
+        if op in (_MAX_REPEAT, _MIN_REPEAT) and av[0] == 0:
+            inner = _items(av[2])
+            if not (inner and _bounding(inner[0], "right")):
+                return False
+            j += 1
+            continue
+        return _bounding(items[j], "right")
+    return outer
+
+
+Group = frozenset[str]
+
+
+def _requirements(items: list[Any], left: bool, right: bool) -> list[Group]:
+    """Word groups every match of a sequence contains: one word of each group.
+
+    A group of one word is a word the match must contain; ``{daily, monthly}``
+    comes from a required alternation. Only whole words count: a literal run's
+    word is used only where the pattern puts a word edge on both its sides.
+    """
+    groups: list[Group] = []
+    run_start = -1
+    for i, item in enumerate([*items, None]):
+        if item is not None and item[0] is _LITERAL:
+            if run_start < 0:
+                run_start = i
+            continue
+        if run_start >= 0:
+            run = "".join(chr(items[k][1]) for k in range(run_start, i)).lower()
+            bounded_left = _edge_before(items, run_start, left)
+            bounded_right = _edge_after(items, i - 1, right)
+            for m in _WORD.finditer(run):
+                if (m.start() > 0 or bounded_left) and (m.end() < len(run) or bounded_right):
+                    groups.append(frozenset({m[0]}))
+            run_start = -1
         if item is None:
             break
+        op, av = item
         if op is _SUBPATTERN:
-            sub = item[1][-1]
-            neighbours = (
-                items[i - 1] if i > 0 else left,
-                items[i + 1] if i + 1 < len(items) else right,
+            groups.extend(
+                _requirements(
+                    _items(av[-1]), _edge_before(items, i, left), _edge_after(items, i, right)
+                )
             )
-            consider(_sequence_words(list(sub), *neighbours))
         elif op is _BRANCH:
-            neighbours = (
-                items[i - 1] if i > 0 else left,
-                items[i + 1] if i + 1 < len(items) else right,
-            )
-            consider(_branch_words(item[1][1], *neighbours))
-        elif op in (_MAX_REPEAT, _MIN_REPEAT) and item[1][0] >= 1:
-            consider(_sequence_words(list(item[1][2]), None, None))
-    return best
+            union: set[str] = set()
+            inner_left, inner_right = _edge_before(items, i, left), _edge_after(items, i, right)
+            for alternative in av[1]:
+                found = _requirements(_items(alternative), inner_left, inner_right)
+                if not found:
+                    union = set()
+                    break
+                union |= max(found, key=_score)
+            if union:
+                groups.append(frozenset(union))
+        elif op in (_MAX_REPEAT, _MIN_REPEAT) and av[0] >= 1:
+            groups.extend(_requirements(_items(av[2]), False, False))
+    return groups
 
 
-def _branch_words(
-    branches: list[Any], left: Any | None, right: Any | None
-) -> frozenset[str] | None:
-    words: set[str] = set()
-    for branch in branches:
-        found = _sequence_words(list(branch), left, right)
-        if not found:
-            return None
-        words |= found
-    return frozenset(words)
-
-
-def _run_words(run: str, bounded_left: bool, bounded_right: bool) -> frozenset[str] | None:
-    lowered = run.lower()
-    safe = []
-    for m in _WORD.finditer(lowered):
-        left_ok = m.start() > 0 or bounded_left
-        right_ok = m.end() < len(lowered) or bounded_right
-        if left_ok and right_ok:
-            safe.append(m[0])
-    if not safe:
-        return None
-    return frozenset({max(safe, key=len)})
-
-
-def _score(words: frozenset[str]) -> tuple[int, int]:
+def _score(words: Group) -> tuple[int, int]:
     # Fewer alternatives first (a rarer trigger), then longer words.
     return (-len(words), min(len(w) for w in words))
 
 
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+
+
+def split_alternatives(pattern: str) -> list[str]:
+    """Split a pattern at its top-level ``|`` (outside groups and classes).
+
+    ``a b|c (d|e)`` gives ``["a b", "c (d|e)"]``. Leading global flags such as
+    ``(?s)`` are kept on every part.
+    """
+    flags = ""
+    m = _INLINE_FLAGS.match(pattern)
+    if m is not None:
+        flags, pattern = m[0], pattern[m.end() :]
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    in_class = False
+    n = len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            # A "]" right after "[" or "[^" is a literal, not the end of the class.
+            if pattern.startswith("]", i + 1):
+                i += 1
+            elif pattern.startswith("^]", i + 1):
+                i += 2
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return [flags + part for part in parts]
+
+
+_LEADING_WORD = re.compile(r"\\b([a-z0-9][a-z0-9 ]*)")
+_LEADING_WORDS = re.compile(r"\\b\(\?:([a-z0-9 ]+(?:\|[a-z0-9 ]+)+)\)")
+
+
+def _literal_first(part: str) -> str:
+    """Rewrite a leading ``\\b`` so that the pattern starts with its literal text.
+
+    ``re`` scans quickly for a pattern that starts with a literal (or a small set
+    of first characters) but tries every position for one that starts with
+    ``\\b``. ``\\bsend as`` becomes ``send(?<!\\wsend) as``: the same matches,
+    the word edge checked by a look-behind once the literal is found.
+    """
+    m = _LEADING_WORD.match(part)
+    if m is not None:
+        run = m[1]
+        rest = part[m.end() :]
+        if rest[:1] in ("?", "*", "+", "{"):
+            # The quantifier binds the run's last character: leave it in the rest.
+            run, rest = run[:-1], run[-1] + rest
+        stripped = run.rstrip(" ")
+        run, rest = stripped, run[len(stripped) :] + rest
+        if len(run) >= 2:
+            return f"{run}(?<!\\w{run}){rest}"
+        return part
+    m = _LEADING_WORDS.match(part)
+    if m is not None:
+        alternatives = "|".join(f"{alt}(?<!\\w{alt})" for alt in m[1].split("|"))
+        return f"(?:{alternatives}){part[m.end() :]}"
+    return part
+
+
+def _flags_for(part: str) -> int:
+    # Replies are matched in lower case: a pattern with no capital letter (outside
+    # escapes such as \S or \W) needs no IGNORECASE, which is much slower in re.
+    plain = _ESCAPE.sub("", part)
+    return re.IGNORECASE if any(c.isupper() for c in plain) else 0
+
+
 def _parse_items(pattern: str) -> list[Any]:
     """The pattern's top-level elements as (opcode, argument) pairs."""
-    parsed: Any = _sre_parse.parse(pattern, re.IGNORECASE)
-    return [parsed[i] for i in range(len(parsed))]
+    return _items(_sre_parse.parse(pattern, re.IGNORECASE))
+
+
+def requirement_groups(pattern: str) -> tuple[Group, ...]:
+    """Word groups every match of ``pattern`` contains (one word from each group).
+
+    Checked against the reply's words before the pattern is searched, so most
+    patterns cost a set test, not a regex scan, on replies they cannot match.
+    Empty when nothing can be derived (the pattern is then always searched).
+    """
+    try:
+        items = _parse_items(pattern)
+    except re.error:
+        return ()
+    # The pattern's own start and end count as word edges: a rule's first and
+    # last words are taken as whole words (the documented meaning of words).
+    return tuple(dict.fromkeys(_requirements(items, True, True)))
 
 
 def required_words(pattern: str) -> frozenset[str]:
-    """Words every match of the pattern contains (from its top-level literal text).
-
-    Checked against the reply's words before the pattern is searched, so a rule
-    whose trigger word is common ("user") costs a set test, not a regex search,
-    when its other words are absent.
-    """
-    try:
-        parsed = _parse_items(pattern)
-    except re.error:
-        return frozenset()
-    found: set[str] = set()
-    run: list[str] = []
-    run_start = 0
-    for i, item in enumerate([*parsed, None]):
-        if item is not None and item[0] is _LITERAL:
-            if not run:
-                run_start = i
-            run.append(chr(item[1]))
-            continue
-        if run:
-            before = parsed[run_start - 1] if run_start > 0 else _EDGE
-            after = item if item is not None else _EDGE
-            lowered = "".join(run).lower()
-            for m in _WORD.finditer(lowered):
-                left_ok = m.start() > 0 or _bounding(before)
-                right_ok = m.end() < len(lowered) or _bounding(after)
-                if left_ok and right_ok:
-                    found.add(m[0])
-            run = []
-    return frozenset(found)
+    """The single words every match of ``pattern`` contains."""
+    return frozenset(w for group in requirement_groups(pattern) if len(group) == 1 for w in group)
 
 
 def trigger_words(pattern: str) -> frozenset[str]:
-    """The trigger words derived from a pattern; empty if none can be derived."""
-    try:
-        parsed = _parse_items(pattern)
-    except re.error:
-        return frozenset()
-    found = _sequence_words(parsed, _EDGE, _EDGE)
-    return found or frozenset()
+    """The trigger words derived from a pattern: its most selective requirement group."""
+    groups = requirement_groups(pattern)
+    return max(groups, key=_score) if groups else frozenset()
 
 
 # --- compiling a rule from its table entry ---------------------------------------
@@ -412,6 +561,7 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         raise _problem("match (a regular expression over the lower-cased reply text) is required")
     try:
         pattern = re.compile(raw_pattern, re.IGNORECASE)
+        parts = tuple(Part.compile(part) for part in split_alternatives(raw_pattern))
     except re.error as exc:
         raise _problem(f"match is not a valid regular expression: {exc}") from None
     words_value = entry.get("words")
@@ -489,6 +639,7 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         pattern=pattern,
         words=words,
         required=required_words(raw_pattern),
+        parts=parts,
         category=category,
         order=order,
         source=source,

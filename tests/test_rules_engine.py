@@ -1,0 +1,117 @@
+"""Tests for the rule matcher: trigger words, requirement groups, pattern rewriting."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from smtpcodes.rules import (
+    RuleSet,
+    _literal_first,
+    compile_rule,
+    requirement_groups,
+    split_alternatives,
+    trigger_words,
+    words_of,
+)
+
+
+def rule(match: str, rule_id: str = "t.rule", **extra: object) -> object:
+    entry = {"id": rule_id, "comment": "test", "match": match, "category": "policy", **extra}
+    return compile_rule(entry, 0, "test")
+
+
+class TestDerivation:
+    @pytest.mark.parametrize(
+        ("pattern", "groups"),
+        [
+            ("user unknown", [{"user"}, {"unknown"}]),
+            (
+                r"\b(?:daily|monthly) (?:sending|message) limit\b",
+                [{"daily", "monthly"}, {"sending", "message"}, {"limit"}],
+            ),
+            (r"\bauth(?:entication)? (?:is )?required\b", [{"required"}]),
+            (r"over ?quota", []),
+        ],
+    )
+    def test_requirement_groups(self, pattern: str, groups: list[set[str]]) -> None:
+        """Only whole words that every match must contain are derived."""
+        assert [set(g) for g in requirement_groups(pattern)] == groups
+
+    def test_trigger_prefers_single_longest_word(self) -> None:
+        """The trigger is the most selective group: one word, and a longest one."""
+        found = trigger_words("relay access denied")
+        assert len(found) == 1
+        assert found <= {"access", "denied"}
+        assert trigger_words(r"\b(?:no such|unknown) user\b") == frozenset({"user"})
+
+    def test_split_alternatives(self) -> None:
+        """Top-level | splits; groups, classes and escapes do not."""
+        assert split_alternatives(r"a b|c (d|e)|[|]x|\|y") == ["a b", "c (d|e)", "[|]x", r"\|y"]
+        assert split_alternatives("(?i)foo|bar") == ["(?i)foo", "(?i)bar"]
+
+    @pytest.mark.parametrize(
+        "pattern",
+        [
+            r"\bsend ?as ?denied\b",
+            r"\bsends?\b",
+            r"\bmessage (?:size )?too big",
+            r"\b(?:ip|client host) blocked",
+        ],
+    )
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "send as denied",
+            "resend as denied",
+            "x sends y",
+            "message size too big",
+            "the message too big",
+            "amessage too big",
+            "client host blocked",
+            "zip blocked",
+            "ip blocked now",
+        ],
+    )
+    def test_literal_first_rewrite_is_equivalent(self, pattern: str, text: str) -> None:
+        """The literal-first rewrite finds exactly what the original pattern finds."""
+        original = re.compile(pattern)
+        rewritten = re.compile(_literal_first(pattern))
+        assert _literal_first(pattern) != pattern
+        a, b = original.search(text), rewritten.search(text)
+        assert (a.span() if a else None) == (b.span() if b else None)
+
+
+class TestMatching:
+    def test_rule_fires_only_with_its_words(self) -> None:
+        """A rule is tried when its words occur and the highest priority wins."""
+        low = rule(r"\bmailbox (?:is )?full\b", "t.low")
+        high = rule(r"\bmailbox (?:is )?full\b", "t.high", priority=5)
+        rules = RuleSet([low, high])  # type: ignore[list-item]
+        text = "sorry, mailbox is full"
+        found = rules.match(text, words_of(text), 552, None, None)
+        assert found is not None
+        assert found.rule.id == "t.high"
+        assert rules.match("nothing here", words_of("nothing here"), 552, None, None) is None
+
+    def test_conditions(self) -> None:
+        """when: codes and stage restrict a rule."""
+        r = rule(r"\btoo many\b", when={"codes": ["4xx"], "stage": ["RCPT"]})
+        rules = RuleSet([r])  # type: ignore[list-item]
+        words = words_of("too many")
+        assert rules.match("too many", words, 452, None, "RCPT") is not None
+        assert rules.match("too many", words, 552, None, "RCPT") is None
+        assert rules.match("too many", words, 452, None, "DATA") is None
+
+    def test_alternative_without_words_is_still_found(self) -> None:
+        """An alternative whose words cannot be derived is searched on every candidate."""
+        r = rule(r"\bover ?quota\b|\bmailbox full\b", words=["overquota", "over"])
+        rules = RuleSet([r])  # type: ignore[list-item]
+        for text in ("user overquota", "user over quota", "mailbox full"):
+            assert rules.match(text, words_of(text), 552, None, None) is not None, text
+
+    def test_words_of_matches_regex_tokens(self) -> None:
+        """words_of gives the same runs as [a-z0-9]+, as bytes."""
+        text = "550-5.1.1 <bob@x.org>: user\u00a0unknown, naïve"
+        assert words_of(text) == {w.encode() for w in re.findall("[a-z0-9]+", text)}
