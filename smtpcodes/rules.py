@@ -401,7 +401,8 @@ def _requirements(items: list[Any], left: bool, right: bool) -> list[Group]:
                 if not found:
                     union = set()
                     break
-                union |= max(found, key=_score)
+                best: Group = max(found, key=_score)
+                union.update(best)
             if union:
                 groups.append(frozenset(union))
         elif op in (_MAX_REPEAT, _MIN_REPEAT) and av[0] >= 1:
