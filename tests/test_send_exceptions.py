@@ -24,14 +24,22 @@ def single(found: Verdict | dict[str, Verdict]) -> Verdict:
     ("exc", "category", "code"),
     [
         (aiosmtplib.SMTPRecipientRefused(550, "5.1.1 No such user", "a@x"), "mailbox_unknown", 550),
-        (aiosmtplib.SMTPSenderRefused(550, "5.7.26 Service refused", "s@x"), "sender_auth", 550),
+        (
+            aiosmtplib.SMTPSenderRefused(553, "5.1.8 Sender domain not found", "s@x"),
+            "sender_rejected",
+            553,
+        ),
         (
             aiosmtplib.SMTPAuthenticationError(535, "5.7.8 Authentication failed"),
             "auth_failed",
             535,
         ),
         (aiosmtplib.SMTPDataError(552, "5.3.4 Message too big"), "message_too_large", 552),
-        (smtplib.SMTPSenderRefused(550, b"5.7.26 Service refused", "s@x"), "sender_auth", 550),
+        (
+            smtplib.SMTPSenderRefused(553, b"5.1.8 Sender domain not found", "s@x"),
+            "sender_rejected",
+            553,
+        ),
         (smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed"), "auth_failed", 535),
         (smtplib.SMTPDataError(552, b"5.3.4 Message too big"), "message_too_large", 552),
     ],
