@@ -89,3 +89,42 @@ def test_logs_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     document = json.loads(capsys.readouterr().out)
     assert [r["recipient"] for r in document["records"]] == ["a@example.com", "b@example.net"]
     assert document["records"][0]["source"].endswith("mail.log:1")
+
+
+def test_progress_line_is_drawn_and_cleared() -> None:
+    """The progress indicator writes a count on one line and erases it at the end."""
+    from smtpcodes.bounces.cli import _Progress
+
+    stream = io.StringIO()
+    progress = _Progress(True, stream)
+    progress.update(7, "messages")
+    progress.close()
+    text = stream.getvalue()
+    assert "\r7 messages read..." in text
+    assert text.endswith("\r")
+    silent = io.StringIO()
+    _Progress(False, silent).update(7, "messages")
+    assert silent.getvalue() == ""
+
+
+def test_summary_lists_reports_read_in_part(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A report cut at the recipient cap still gives rows and is listed as read in part."""
+    from smtpcodes.bounces.dsn import MAX_DSN_RECIPIENTS
+
+    blocks = "".join(
+        f"Final-Recipient: rfc822; u{i}@example.com\nAction: failed\nStatus: 5.1.1\n\n"
+        for i in range(MAX_DSN_RECIPIENTS + 1)
+    )
+    path = tmp_path / "big.eml"
+    path.write_text(
+        "From: MAILER-DAEMON@example.org\nContent-Type: multipart/report; "
+        'report-type=delivery-status; boundary="Z"\n\n--Z\nContent-Type: '
+        "message/delivery-status\n\nReporting-MTA: dns; example.org\n\n" + blocks + "--Z--\n",
+        encoding="utf-8",
+    )
+    assert main(["bounces", str(path), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert len(document["records"]) == MAX_DSN_RECIPIENTS
+    assert len(document["summary"]["partial"]) == 1

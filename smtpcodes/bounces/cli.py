@@ -213,6 +213,8 @@ def run_bounces(args: argparse.Namespace) -> int:
                 else:
                     summary.skip(source, unreadable=False, reason=report.subject or "")
                 continue
+            for problem in report.problems:
+                summary.note_partial(source, problem)
             for record in report.records:
                 reply_text = str(record.reply) if record.reply else record.diagnostic
                 summary.add(record.recipient, record.kind, record.verdict, reply_text)

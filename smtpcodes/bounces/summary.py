@@ -59,6 +59,7 @@ class ScanSummary:
         self.not_bounce_sources: list[str] = []
         self.unreadable = 0
         self.unreadable_sources: list[str] = []
+        self.partial: list[str] = []
 
     def add(self, recipient: str, kind: str, verdict: Verdict, reply_text: str) -> None:
         """Count one record."""
@@ -87,6 +88,11 @@ class ScanSummary:
             if len(self.not_bounce_sources) < _MAX_LISTED:
                 self.not_bounce_sources.append(label)
 
+    def note_partial(self, source: str, problem: str) -> None:
+        """Record that a message was read only in part (its records still count)."""
+        if len(self.partial) < _MAX_LISTED:
+            self.partial.append(f"{source}: {problem}")
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
         return {
@@ -103,6 +109,7 @@ class ScanSummary:
             "not_bounce_sources": self.not_bounce_sources,
             "unreadable": self.unreadable,
             "unreadable_sources": self.unreadable_sources,
+            "partial": self.partial,
         }
 
     def render(self, *, unit: str = "messages") -> str:
@@ -128,6 +135,9 @@ class ScanSummary:
         if self.unreadable:
             out.append(f"unreadable: {self.unreadable}")
             out.extend(f"  {s}" for s in self.unreadable_sources[:TOP])
+        if self.partial:
+            out.append(f"read in part: {len(self.partial)}")
+            out.extend(f"  {s}" for s in self.partial[:TOP])
         return "\n".join(out)
 
 
