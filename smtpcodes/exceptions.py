@@ -73,6 +73,13 @@ def _library_classes(module_name: str) -> Any:
     return sys.modules.get(module_name)
 
 
+def _is_asyncio_timeout(exc: BaseException) -> bool:
+    # Before Python 3.11 asyncio.TimeoutError (aiosmtplib's timeout base) is not the
+    # builtin TimeoutError.
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.TimeoutError)
+
+
 def _network_verdict(exc: BaseException, *, after_data: bool, classifier: Classifier) -> Verdict:
     return make_verdict(
         Category.NETWORK_ERROR,
@@ -149,7 +156,7 @@ def classify_exception(
         return _local_verdict(Category.PROTOCOL_ERROR, exc, classifier)
     if std is not None and isinstance(exc, std.SMTPNotSupportedError):
         return _local_verdict(Category.PROTOCOL_ERROR, exc, classifier)
-    if isinstance(exc, TimeoutError | ConnectionError):
+    if isinstance(exc, TimeoutError | ConnectionError) or _is_asyncio_timeout(exc):
         return _network_verdict(exc, after_data=after_data, classifier=classifier)
     if (aio is not None and type(exc) is aio.SMTPException) or (
         std is not None and type(exc) is std.SMTPException
