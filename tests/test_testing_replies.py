@@ -18,9 +18,7 @@ from smtpcodes.verdict import Category
 CATEGORY_NAMES = {category.value for category in Category}
 # Canned replies the classifier does not yet put in their category, and why. Strict xfail:
 # when the classifier learns one, its test fails until the entry is removed from here.
-CLASSIFIER_GAPS = {
-    "generic.sender_rejected": "'does not exist' wins over the sender code 5.1.8",
-}
+CLASSIFIER_GAPS: dict[str, str] = {}
 CATEGORY_ENTRIES = [
     pytest.param(
         text,

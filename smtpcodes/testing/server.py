@@ -225,7 +225,8 @@ class _ScriptedSMTP(SMTP):
 
     async def handle_exception(self, error: Exception) -> str:
         self._state.errors.append(error)
-        return f"451 4.3.0 Test server error: {type(error).__name__}: {error}"
+        said = " ".join(str(error).split())  # one line, whatever the message held
+        return f"451 4.3.0 Test server error: {type(error).__name__}: {said}"[:500]
 
     def drop(self) -> None:
         """Close the connection at once, without a reply (as a crashed server would)."""
