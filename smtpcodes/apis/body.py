@@ -80,8 +80,9 @@ def parse_body(body: object) -> ParsedBody:
         return _parse_text(body[: MAX_JSON_BYTES + 1], truncated=len(body) > MAX_JSON_BYTES)
     if isinstance(body, Mapping | list | tuple):
         return ParsedBody(data=body)
-    if isinstance(body, int | float) and not isinstance(body, bool):
-        return ParsedBody(text=str(body))
+    if isinstance(body, bool | int | float):
+        # A JSON document may be a bare scalar; keep its JSON spelling as the text.
+        return ParsedBody(text=json.dumps(body))
     msg = f"body must be bytes, str or parsed JSON, not {type(body).__name__}"
     raise TypeError(msg)
 
