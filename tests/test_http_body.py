@@ -201,3 +201,10 @@ def test_any_input_gives_a_verdict(
         assert verdict.scope.value == "recipient"
     assert verdict.api is not None
     assert verdict.api.status == status
+
+
+@pytest.mark.parametrize("body", [False, True, 0, 3.5, "null", "false", b"42"])
+def test_bare_json_scalars_are_bodies(body: object) -> None:
+    """A body that is a bare JSON scalar (false, 42, null) is classified by status."""
+    verdict = classify_http(500, body, None, "migosmtp", NOW)
+    assert verdict.category.value == "system_error"
