@@ -179,3 +179,19 @@ def test_record_as_dict_is_json_ready() -> None:
     text = json.dumps(data)
     assert '"status": "5.1.1"' in text
     assert data["records"][0]["verdict"]["category"] == "mailbox_unknown"
+
+
+def test_unknown_bounce_format_with_auto_submitted_is_still_a_bounce() -> None:
+    """Auto-Submitted alone does not make a vacation: a mailer-daemon report stays a bounce."""
+    message = (
+        b"From: Mail Delivery System <mailer-daemon@relay.example.org>\r\n"
+        b"To: sender@example.org\r\nSubject: Delivery problem\r\n"
+        b"Auto-Submitted: auto-replied\r\n\r\n"
+        b"We could not hand your message over.\r\n\r\n"
+        b"  zed@example.com\r\n    550 5.1.1 no such user here\r\n"
+    )
+    report = parse_bounce(message)
+    assert report.format == "generic"
+    assert [(r.recipient, r.kind, str(r.status)) for r in report.records] == [
+        ("zed@example.com", "bounce", "5.1.1")
+    ]

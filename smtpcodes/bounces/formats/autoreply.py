@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from ..view import MessageView
-from .base import BounceFormat, Finding, find_address
+from .base import BOUNCE_SUBJECT, BounceFormat, Finding, find_address
 
 __all__ = ["FORMAT"]
 
@@ -28,7 +28,8 @@ _BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery", re.IGNORE
 
 
 def _detect(view: MessageView) -> bool:
-    if _BOUNCE_SENDER.search(view.sender):
+    if _BOUNCE_SENDER.search(view.sender) or BOUNCE_SUBJECT.search(view.subject):
+        # Delivery reports carry Auto-Submitted too; a bounce-like sender or subject wins.
         return False
     headers = view.headers
     auto = headers.get("auto-submitted").lower()

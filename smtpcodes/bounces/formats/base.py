@@ -19,6 +19,7 @@ from ..view import MessageView
 __all__ = [
     "ADDRESS",
     "ANGLE_COLON_LINE",
+    "BOUNCE_SUBJECT",
     "HAS_REPLY_CODE",
     "LEADING_ADDRESS",
     "ORIGINAL_MARKERS",
@@ -36,6 +37,15 @@ _ADDR = (
 )
 #: A line that starts ``<address>:`` (qmail, Postfix, Yahoo, Courier).
 ANGLE_COLON_LINE = re.compile(r"[ \t]{0,8}<(" + _ADDR + r")>[^:\n]{0,200}:")
+#: Subjects that delivery reports use (English, a few other languages).
+BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|returned mail|delivery (?:status|failure|failed|notification|"
+    r"problem)|failure notice|mail delivery|could not be delivered|non recapitabile|"
+    r"unzustellbar|nicht zustellbar|non remis|no entregado|mail system error|"
+    r"delivery has failed|failed delivery|failure delivery|error sending|returned to sender|"
+    r"message (?:not delivered|blocked)|rejected|エラー|不達|返送",
+    re.IGNORECASE,
+)
 #: A text that quotes an SMTP reply (a basic code, optionally an enhanced one).
 HAS_REPLY_CODE = re.compile(r"(?<![\w.])[245]\d\d(?:[ -]#?[245]\.\d{1,3}\.\d{1,3}|[ -][A-Za-z<])")
 #: A mail address, bare or in angle brackets (bounded, linear).

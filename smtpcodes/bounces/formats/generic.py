@@ -15,6 +15,7 @@ import re
 from ..view import MessageView
 from .base import (
     ADDRESS,
+    BOUNCE_SUBJECT,
     HAS_REPLY_CODE,
     ORIGINAL_MARKERS,
     BounceFormat,
@@ -28,14 +29,6 @@ __all__ = ["FORMAT"]
 _BOUNCE_SENDER = re.compile(
     r"mailer-daemon|postmaster|mail delivery|mailer_daemon|"
     r"mail-daemon|bounce",
-    re.IGNORECASE,
-)
-_BOUNCE_SUBJECT = re.compile(
-    r"undeliver|undelivered|returned mail|delivery (?:status|failure|failed|notification|"
-    r"problem)|failure notice|mail delivery|could not be delivered|non recapitabile|"
-    r"unzustellbar|nicht zustellbar|non remis|no entregado|mail system error|"
-    r"delivery has failed|failed delivery|failure delivery|error sending|returned to sender|"
-    r"message (?:not delivered|blocked)|rejected|エラー|不達|返送",
     re.IGNORECASE,
 )
 _ERROR_WORDS = re.compile(
@@ -56,7 +49,7 @@ def _detect(view: MessageView) -> bool:
     if view.headers.get("return-path").strip() == "<>":
         # The null reverse-path: a delivery report or an auto-reply (checked earlier).
         return True
-    return _BOUNCE_SUBJECT.search(view.subject) is not None
+    return BOUNCE_SUBJECT.search(view.subject) is not None
 
 
 def _own_addresses(view: MessageView) -> set[str]:
