@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smtpcodes.testing.script import Event, Rule, Script, normalize_reply
 
@@ -178,3 +180,30 @@ def test_clear_forgets_rules_and_counts() -> None:
     script.clear()
     assert script.rules == ()
     assert script.decide(rcpt("a@x.test")) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=3000))
+def test_normalize_reply_never_fails_otherwise_on_any_text(text: str) -> None:
+    """Any text is either refused with ValueError or comes back with CRLF-separated lines."""
+    try:
+        sent = normalize_reply(text)
+    except ValueError:
+        return
+    lines = sent.split("\r\n")
+    assert all(re.match(r"[2-5][0-9][0-9]", line) for line in lines)
+    assert "\n" not in sent.replace("\r\n", "")
+
+
+reply_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    max_size=80,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(200, 599), st.lists(reply_text, min_size=1, max_size=8))
+def test_well_formed_replies_keep_every_character(code: int, texts: list[str]) -> None:
+    """A well-formed multi-line reply comes back with the same lines, CRLF between them."""
+    lines = [f"{code}-{text}" for text in texts[:-1]] + [f"{code} {texts[-1]}"]
+    assert normalize_reply("\n".join(lines)) == "\r\n".join(lines)
