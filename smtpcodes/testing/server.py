@@ -518,11 +518,10 @@ class ScriptedSMTPServer:
             msg = "The server is already running; stop() it before starting it again."
             raise RuntimeError(msg)
         if self._starttls and self._tls_context is None:
-            from .tls import make_test_certificates  # only servers with TLS pay
+            from .tls import make_test_certificates, shared_server_context  # only TLS pays
 
-            certificates = make_test_certificates()
-            self._tls_context = certificates.server_context()
-            self._ca_pem = certificates.ca_pem
+            self._tls_context = shared_server_context()
+            self._ca_pem = make_test_certificates().ca_pem
         loop = asyncio.new_event_loop()
         bound = threading.Event()
         failures: list[BaseException] = []

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["TestCertificates", "make_test_certificates"]
+__all__ = ["TestCertificates", "make_test_certificates", "shared_server_context"]
 
 # -- the P-256 curve (SEC 2 §2.4.2 "secp256r1"): y^2 = x^3 - 3x + b over GF(p) -----------
 _P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
@@ -282,3 +282,13 @@ def make_test_certificates() -> TestCertificates:
         server_cert_pem=_pem("CERTIFICATE", server_der),
         server_key_pem=_pem("EC PRIVATE KEY", _private_key_der(server)),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def shared_server_context() -> ssl.SSLContext:
+    """The server-side SSL context for :func:`make_test_certificates`, loaded once per process.
+
+    Servers only read it, so every test server can share it; loading it again for each
+    server would cost more than the server itself.
+    """
+    return make_test_certificates().server_context()
