@@ -64,7 +64,6 @@ ORIGINAL_MARKERS = (
     "------ this is a copy of your message",
     "--- original message ---",
     "original message follows",
-    "the original message was",
     "----- transcript of session follows",
     "original message follows",
     "------- returned message",

@@ -81,7 +81,11 @@ def _parse(view: MessageView) -> list[Finding]:
         by_address: dict[str, str] = {}
         for address, diagnostic in blocks:
             by_address.setdefault(address.lower(), diagnostic)
-        return [Finding(recipient=a, diagnostic=by_address.get(a.lower(), "")) for a in failed]
+        fallback = _error_sentence(text)
+        return [
+            Finding(recipient=a, diagnostic=by_address.get(a.lower(), "") or fallback)
+            for a in failed
+        ]
     original_to: set[str] = set()
     if view.original_headers is not None:
         original_to = {m[1].lower() for m in ADDRESS.finditer(view.original_headers.get("to"))}

@@ -95,7 +95,8 @@ def _repair_recipients(view: MessageView, findings: list[Finding]) -> None:
 
 def fill_diagnostics(report_text: str, findings: list[Finding]) -> None:
     """Take a missing diagnostic from the human-readable text next to the address."""
-    text = cut_at(report_text, ORIGINAL_MARKERS)
+    # The Sendmail transcript holds the replies: cut at the returned message, not before it.
+    text = cut_at(report_text, [m for m in ORIGINAL_MARKERS if "transcript" not in m])
     if not text:
         return
     by_address: dict[str, str] = {}
