@@ -387,7 +387,7 @@ def _decide(
         folded = read.text.casefold()
         for rule in profile.messages:
             if rule.matches(folded, read.code, status):
-                return rule.entry, rule.entry.key
+                return rule.entry, f"message.{rule.entry.key}"
     if coded is not None:
         return coded, f"code.{coded.key}"
     return status_entry, status_entry.key

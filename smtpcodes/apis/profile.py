@@ -50,7 +50,6 @@ _TOP_KEYS = frozenset(
         "code_paths",
         "code_headers",
         "message_paths",
-        "field_paths",
         "field_errors",
         "request_id_headers",
         "request_id_paths",
@@ -160,7 +159,6 @@ class ProviderProfile:
     code_paths: tuple[tuple[str, ...], ...] = ()
     code_headers: tuple[str, ...] = ()
     message_paths: tuple[tuple[str, ...], ...] = ()
-    field_paths: tuple[tuple[str, ...], ...] = ()
     field_errors: tuple[FieldErrorSpec, ...] = ()
     request_id_headers: tuple[str, ...] = ()
     request_id_paths: tuple[tuple[str, ...], ...] = ()
@@ -385,7 +383,6 @@ def build_profile(doc: Mapping[str, Any], source: str) -> ProviderProfile:
             code_paths=_paths(doc, "code_paths"),
             code_headers=tuple(h.casefold() for h in _strings(doc, "code_headers")),
             message_paths=_paths(doc, "message_paths"),
-            field_paths=_paths(doc, "field_paths"),
             field_errors=_field_errors(doc),
             request_id_headers=tuple(h.casefold() for h in _strings(doc, "request_id_headers")),
             request_id_paths=_paths(doc, "request_id_paths"),
