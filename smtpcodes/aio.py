@@ -310,6 +310,7 @@ class Sender:
         recipients: Sequence[str] | str | None = None,
         *,
         sender: str | None = None,
+        on_verdict: OnVerdict | None = None,
     ) -> SendReport:
         """Send ``message`` and report, per recipient, what happened and what comes next.
 
@@ -317,13 +318,15 @@ class Sender:
         to its headers, Bcc is not transmitted) or already-flattened ``bytes``/``str``
         (then ``sender`` and ``recipients`` are required). Never raises for what a
         server or the network does; raises :class:`ValueError` for a message
-        without a sender or recipients.
+        without a sender or recipients. ``on_verdict`` is a hook for this send
+        only, called after the sender's own for every verdict (inline retries
+        included).
         """
         envelope_sender, wanted = envelope_of(message, recipients, sender)
         results: dict[str, RecipientResult] = {}
         pending: list[str] = []
         for recipient in wanted:
-            skipped = self._results.before_sending(recipient)
+            skipped = self._results.before_sending(recipient, on_verdict)
             if skipped is None:
                 pending.append(recipient)
             else:
@@ -340,7 +343,7 @@ class Sender:
             for recipient in pending:
                 verdict, delivered = outcome[recipient]
                 attempts[recipient] += 1
-                self._results.notify(recipient, verdict, attempts[recipient])
+                self._results.notify(recipient, verdict, attempts[recipient], on_verdict)
                 results[recipient] = self._results.after_attempt(
                     recipient, verdict, delivered=delivered, attempts=attempts[recipient]
                 )

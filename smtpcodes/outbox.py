@@ -64,6 +64,8 @@ FAILED = "failed"
 SUPPRESSED = "suppressed"
 EXPIRED = "expired"
 UNKNOWN = "unknown"
+# History only: a verdict that an inline retry within the same run followed.
+RETRIED = "retried"
 
 _SCHEMA = (
     """
@@ -374,8 +376,14 @@ class Outbox:
             if is_raw
             else email.message_from_bytes(bytes(body), policy=email.policy.default)
         )
+        # Every verdict of the run, inline retries included, goes into the history.
+        seen: list[tuple[str, Verdict, datetime]] = []
+
+        def note(recipient: str, verdict: Verdict) -> None:
+            seen.append((recipient, verdict, self._now()))
+
         try:
-            report = await self.sender.send(message, due, sender=sender)
+            report = await self.sender.send(message, due, sender=sender, on_verdict=note)
         except BaseException:
             # Not a verdict but a cancellation or a bug, at a point we cannot know:
             # requeue the recipients as a crash would, delivery unknown.
@@ -383,8 +391,10 @@ class Outbox:
             raise
         finished = self._now()
         with self._transaction():
+            final_state: dict[str, str] = {}
             for result in report:
                 state, retry_at = self._next_state(result, finished)
+                final_state[result.recipient] = state
                 self._db.execute(
                     "UPDATE recipients SET state = ?, retry_at = ?, attempts = attempts + ?, "
                     "category = ?, delivery_unknown = ? WHERE message_id = ? AND address = ?",
@@ -398,13 +408,17 @@ class Outbox:
                         result.recipient,
                     ),
                 )
+            last_seen = {recipient: i for i, (recipient, _, _) in enumerate(seen)}
+            count: dict[str, int] = {}
+            for i, (recipient, verdict, at) in enumerate(seen):
+                count[recipient] = count.get(recipient, 0) + 1
                 self._record(
                     message_id,
-                    attempt,
-                    at=finished,
-                    address=result.recipient,
-                    state=state,
-                    verdict=result.verdict,
+                    attempt + count[recipient] - 1,
+                    at=at,
+                    address=recipient,
+                    state=final_state[recipient] if last_seen[recipient] == i else RETRIED,
+                    verdict=verdict,
                 )
             dead = self._finish_if_done(message_id, finished, "complete")
         return OutboxRun(message_id, report, dead)

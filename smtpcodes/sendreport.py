@@ -432,7 +432,9 @@ class ResultBuilder:
             log, reply_verdict=self.reply_verdict, error_verdict=self.error_verdict
         )
 
-    def before_sending(self, recipient: str) -> RecipientResult | None:
+    def before_sending(
+        self, recipient: str, extra: OnVerdict | None = None
+    ) -> RecipientResult | None:
         """A result for a recipient that must not be sent to, else ``None``."""
         if self.suppression is not None and recipient in self.suppression:
             entry = self.suppression.get(recipient)
@@ -444,7 +446,7 @@ class ResultBuilder:
                 action=f"Not sent: the address is on your suppression list ({reason}).",
                 policies=self.classifier.tables.categories,
             )
-            self.notify(recipient, verdict, 0)
+            self.notify(recipient, verdict, 0, extra)
             return RecipientResult(recipient, verdict, delivered=False, skipped=True)
         problem = address_problem(recipient)
         if problem is not None:
@@ -455,7 +457,7 @@ class ResultBuilder:
                 action=f"Not sent: {problem}",
                 policies=self.classifier.tables.categories,
             )
-            self.notify(recipient, verdict, 0)
+            self.notify(recipient, verdict, 0, extra)
             return self.after_attempt(recipient, verdict, delivered=False, attempts=0)
         return None
 
@@ -483,8 +485,12 @@ class ResultBuilder:
             retry_at=retry_at,
         )
 
-    def notify(self, recipient: str, verdict: Verdict, attempt: int) -> None:
-        """Log the verdict and call ``on_verdict``."""
+    def notify(
+        self, recipient: str, verdict: Verdict, attempt: int, extra: OnVerdict | None = None
+    ) -> None:
+        """Log the verdict and call ``on_verdict`` (and a per-send ``extra`` hook)."""
         log_verdict(recipient, verdict, attempt)
         if self.on_verdict is not None:
             self.on_verdict(recipient, verdict)
+        if extra is not None:
+            extra(recipient, verdict)

@@ -320,3 +320,29 @@ async def test_cancelled_attempt_is_requeued_as_unknown(
             assert queued.recipients[0].delivery_unknown is True
             (run,) = await outbox.run_due()
             assert run.report.delivered == ["a@x.example"]
+
+
+async def test_inline_retries_are_in_the_history(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A verdict the sender retried inline is recorded too, before the final one."""
+    server.on(
+        "RCPT", "451 4.3.0 Temporary failure, retry-after: 0", recipient="b@x.example", times=1
+    )
+    async with sender_for(server, backoff_base=0.01) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            message_id = await outbox.put(make_message("a@x.example", "b@x.example"))
+            (run,) = await outbox.run_due()
+            assert run.report.delivered == ["a@x.example", "b@x.example"]
+            rows = [(h.attempt, h.recipient, h.state) for h in outbox.history(message_id)]
+            assert rows == [
+                (1, "a@x.example", "delivered"),
+                (1, "b@x.example", "retried"),
+                (2, "b@x.example", "delivered"),
+            ]
+            (dead,) = outbox.dead()
+            assert {r.address: r.attempts for r in dead.recipients} == {
+                "a@x.example": 1,
+                "b@x.example": 2,
+            }
+    assert received_by(server, "b@x.example") == 1
