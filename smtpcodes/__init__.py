@@ -7,6 +7,7 @@ fault it is. The core (``parse_reply``, ``classify``, the tables) does no I/O.
 
 from __future__ import annotations
 
+from .apis import HttpClassifier, backoff_window, classify_http
 from .classifier import Classifier, classify
 from .errors import ReplyParseError, SmtpcodesError, TableError
 from .reply import EnhancedCode, Reply, parse_reply
@@ -19,6 +20,10 @@ __all__ = [
     "parse_reply",
     "Classifier",
     "Tables",
+    # e-mail APIs
+    "classify_http",
+    "HttpClassifier",
+    "backoff_window",
     # values
     "ApiDetails",
     "Category",

@@ -96,16 +96,22 @@ def format_verdict(label: str, verdict: Verdict) -> str:
     return head + "\n" + "\n".join(f"  {name:<9} {value}" for name, value in rows)
 
 
-def _span(window: tuple[float, float]) -> str:
-    def one(seconds: float) -> str:
-        if seconds >= 3600 and seconds % 3600 == 0:
-            return f"{seconds / 3600:g} h"
-        if seconds >= 60 and seconds % 60 == 0:
-            return f"{seconds / 60:g} min"
-        return f"{seconds:g} s"
+def _duration(seconds: float) -> str:
+    """``90`` -> ``1 min 30 s``; ``21600`` -> ``6 h``."""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{hours} h" if hours else "",
+        f"{minutes} min" if minutes else "",
+        f"{secs} s" if secs else "",
+    ]
+    return " ".join(p for p in parts if p) or "0 s"
 
+
+def _span(window: tuple[float, float]) -> str:
     low, high = window
-    return one(low) if low == high else f"{one(low)} to {one(high)}"
+    return _duration(low) if low == high else f"{_duration(low)} to {_duration(high)}"
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
