@@ -195,3 +195,9 @@ def test_unknown_bounce_format_with_auto_submitted_is_still_a_bounce() -> None:
     assert [(r.recipient, r.kind, str(r.status)) for r in report.records] == [
         ("zed@example.com", "bounce", "5.1.1")
     ]
+
+
+def test_missing_path_raises_file_not_found(tmp_path: Path) -> None:
+    """A one-line str is a path; a path that does not exist is an error, not an empty report."""
+    with pytest.raises(FileNotFoundError):
+        parse_bounce(str(tmp_path / "no-such.eml"))

@@ -61,10 +61,11 @@ def load_message(
 ) -> Part:
     """Read a message from bytes, text, a path or a parsed ``email`` message.
 
-    A ``str`` is taken as a path when it names an existing file and holds no
-    line break; otherwise it is the message text.
+    A ``str`` without a line break is a path (every message has one: the
+    blank line after its headers); a ``str`` with line breaks is the message.
 
-    :raises OSError: when a path cannot be read.
+    :raises OSError: when a path cannot be read (``FileNotFoundError`` when it
+        does not exist).
     :raises TypeError: for any other input type.
     """
     if isinstance(message, email.message.Message):
@@ -75,10 +76,7 @@ def load_message(
             return from_email_message(message)
         return _parse_bytes(data[:MAX_INPUT_BYTES])
     if isinstance(message, os.PathLike) or (
-        isinstance(message, str)
-        and "\n" not in message
-        and len(message) < 4096
-        and os.path.isfile(message)
+        isinstance(message, str) and message and "\n" not in message
     ):
         with Path(message).open("rb") as handle:
             data = handle.read(MAX_INPUT_BYTES)
