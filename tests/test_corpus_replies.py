@@ -25,7 +25,8 @@ def _rows() -> list[dict[str, Any]]:
     if not CORPUS.is_file():
         pytest.skip(f"labeled corpus not found at {CORPUS}")
     rows = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
-    assert isinstance(rows, list) and rows, "the corpus file holds no rows"
+    assert isinstance(rows, list), "the corpus file must hold a list of rows"
+    assert rows, "the corpus file holds no rows"
     return rows
 
 
@@ -53,7 +54,8 @@ def test_corpus_agreement_meets_the_bars() -> None:
         for field in FIELDS:
             agree[field] += field not in wrong
         if wrong:
-            misses.append(f"{row['id']}: " + ", ".join(f"{f} {got[f]!r} != {expected[f]!r}" for f in wrong))
+            detail = ", ".join(f"{f} {got[f]!r} != {expected[f]!r}" for f in wrong)
+            misses.append(f"{row['id']}: {detail}")
     share = {field: agree[field] / len(rows) for field in FIELDS}
     print(f"\ncorpus agreement over {len(rows)} replies ({CORPUS.name}):")
     for field in FIELDS:

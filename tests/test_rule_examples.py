@@ -46,8 +46,8 @@ def test_example_fires_its_rule(rule: Rule, example: dict[str, Any]) -> None:
     assert got["rule"] == rule.id, f"{example['reply']!r} was decided by {got['rule']}"
     for key, want in (example.get("expect") or {}).items():
         if key == "retry_after" and want is not None:
-            want = [float(v) for v in want]
-            assert got[key] is not None and [float(v) for v in got[key]] == want, key
+            assert got[key] is not None, "no retry window"
+            assert [float(v) for v in got[key]] == [float(v) for v in want], key
         else:
             assert got[key] == want, f"{key}: {got[key]!r} != {want!r} for {example['reply']!r}"
 
@@ -111,12 +111,12 @@ NEGATIVES = [
     ("451 Recipient temporarily unavailable", "unknown"),
     ("421 4.7.0 Service temporarily unavailable", "server_busy"),
     (
-        "550 5.7.1 [BL21] Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus's list",
+        "553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.1",
         "blocked",
     ),
     ("421 4.7.26 This mail has been rate limited because it is unauthenticated.", "sender_auth"),
     (
-        "451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP reputation.",
+        "451 4.7.650 The mail server has been temporarily rate limited due to IP reputation.",
         "rate_limited",
     ),
     ("550 5.7.501 Access denied, spam abuse detected.", "account_problem"),
