@@ -332,6 +332,16 @@ def _header_addresses(message: email.message.Message, names: Sequence[str]) -> l
     return found
 
 
+def _bare(address: str) -> str:
+    """``"Bob <bob@x>"`` -> ``"bob@x"``; a bare address is only trimmed."""
+    text = address.strip()
+    if text.endswith(">") and "<" in text:
+        found = email.utils.parseaddr(text)[1]
+        if found:
+            return found
+    return text
+
+
 def envelope_of(
     message: Message, recipients: Sequence[str] | str | None, sender: str | None
 ) -> tuple[str, list[str]]:
@@ -340,7 +350,8 @@ def envelope_of(
     Taken from the message's headers where not given, as ``smtplib`` and
     ``aiosmtplib`` do (``Sender`` before ``From``; ``To``, ``Cc``, ``Bcc``; the
     ``Resent-`` set when the message is resent). Raises :class:`ValueError` when
-    there is no sender or no recipient.
+    there is no sender or no recipient. Addresses given as ``"Name <addr>"``
+    are reduced to ``addr``, the form the report uses.
     """
     if isinstance(message, email.message.Message):
         resent = message.get_all("Resent-Date")
@@ -363,10 +374,11 @@ def envelope_of(
     if not recipients:
         msg = "The message has no recipients: pass recipients=... or set To/Cc/Bcc headers."
         raise ValueError(msg)
+    sender = _bare(sender)
     seen: set[str] = set()
     unique: list[str] = []
     for recipient in recipients:
-        cleaned = recipient.strip()
+        cleaned = _bare(recipient)
         key = normalize_address(cleaned)
         if key not in seen:
             seen.add(key)

@@ -151,6 +151,14 @@ def test_envelope_from_headers() -> None:
     assert envelope_of(msg, None, None) == ("eve@s.example", ["frank@x.example"])
 
 
+def test_display_names_are_dropped_from_given_addresses() -> None:
+    """Addresses passed as "Name <addr>" become bare addresses in the envelope."""
+    assert envelope_of(b"x", [" Bob <bob@x.example>", "bob@x.example"], "Al <al@s.example>") == (
+        "al@s.example",
+        ["bob@x.example"],
+    )
+
+
 @pytest.mark.parametrize(
     ("message", "problem"),
     [
