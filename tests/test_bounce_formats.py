@@ -64,7 +64,7 @@ def test_sample_parses_to_expected_records(name: str, fmt: str, expected: list) 
         (
             r.recipient,
             r.kind,
-            str(r.status) if r.status else None,
+            str(r.status) if r.status and not r.status_inferred else None,
             r.reply.code if r.reply else None,
         )
         for r in report.records
@@ -201,3 +201,17 @@ def test_missing_path_raises_file_not_found(tmp_path: Path) -> None:
     """A one-line str is a path; a path that does not exist is an error, not an empty report."""
     with pytest.raises(FileNotFoundError):
         parse_bounce(str(tmp_path / "no-such.eml"))
+
+
+def test_status_is_inferred_from_the_verdict_when_the_report_has_none() -> None:
+    """A report without any status gets one from the verdict, marked as inferred."""
+    from smtpcodes.bounces.verdicts import infer_status
+
+    report = parse_bounce(DATA / "exchange2003.eml")
+    (record,) = report.records
+    assert record.status_inferred is True
+    assert record.status == infer_status(record.verdict, "failed")
+    assert record.status is not None
+    assert record.status.class_ == 5
+    given = parse_bounce(DATA / "qmail.eml").records[0]
+    assert given.status_inferred is False

@@ -24,6 +24,7 @@ from .mime import Part, decode_header_value, from_email_message, parse_message
 from .report import BounceRecord, BounceReport, OriginalMessage
 from .verdicts import (
     complaint_verdict,
+    infer_status,
     parse_status,
     reply_from_diagnostic,
     vacation_verdict,
@@ -213,6 +214,7 @@ def _record(
     action = finding.action
     verdict: Verdict
     status: EnhancedCode | None
+    inferred = False
     if finding.kind == "vacation":
         status, reply, verdict = None, None, vacation_verdict()
         kind = "vacation"
@@ -239,6 +241,9 @@ def _record(
             classifier, action=action, status=status, reply=reply, diagnostic=diagnostic
         )
         kind = _KIND_FOR_ACTION.get(action, "bounce")
+        if status is None:
+            status = infer_status(verdict, action)
+            inferred = status is not None
     return BounceRecord(
         recipient=recipient,
         action=action,
@@ -255,6 +260,7 @@ def _record(
         original=original,
         format=format_name,
         feedback_type=finding.feedback_type,
+        status_inferred=inferred,
     )
 
 

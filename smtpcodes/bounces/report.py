@@ -56,7 +56,10 @@ class BounceRecord:
     diagnostic reply when the report gave no ``Status:``); ``reply`` the parsed
     diagnostic reply when it carried a code; ``diagnostic`` the diagnostic text
     as the report wrote it; ``verdict`` what smtpcodes makes of it; ``kind`` one
-    of :data:`KINDS`; ``format`` the detector that read the report.
+    of :data:`KINDS`; ``format`` the detector that read the report. When the
+    report gives no status at all, ``status`` is inferred from the verdict
+    (``5.1.1`` for an unknown mailbox, ``X.0.0`` when the category has no
+    code of its own) and ``status_inferred`` is true.
     """
 
     recipient: str
@@ -74,6 +77,7 @@ class BounceRecord:
     original: OriginalMessage | None = None
     format: str = ""
     feedback_type: str | None = None
+    status_inferred: bool = False
 
     @property
     def suppress(self) -> bool:
@@ -88,6 +92,7 @@ class BounceRecord:
             "kind": self.kind,
             "action": self.action,
             "status": str(self.status) if self.status is not None else None,
+            "status_inferred": self.status_inferred,
             "reply_code": self.reply.code if self.reply is not None else None,
             "diagnostic": self.diagnostic,
             "remote_mta": self.remote_mta,

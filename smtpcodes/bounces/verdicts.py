@@ -31,6 +31,7 @@ from ..verdict import Category, Outcome, Verdict
 
 __all__ = [
     "complaint_verdict",
+    "infer_status",
     "parse_status",
     "reply_from_diagnostic",
     "vacation_verdict",
@@ -201,3 +202,53 @@ def complaint_verdict(feedback_type: str | None) -> Verdict:
         suppress=True,
         retry=False,
     )
+
+
+# The RFC 3463 code that names each category's cause, where one does (subject, detail).
+_CATEGORY_CODES: dict[Category, tuple[int, int]] = {
+    Category.MAILBOX_UNKNOWN: (1, 1),
+    Category.MAILBOX_DISABLED: (2, 1),
+    Category.MAILBOX_FULL: (2, 2),
+    Category.MAILBOX_MOVED: (1, 6),
+    Category.DOMAIN_INVALID: (1, 2),
+    Category.ADDRESS_INVALID: (1, 3),
+    Category.RELAY_DENIED: (7, 1),
+    Category.GREYLISTED: (7, 1),
+    Category.NETWORK_ERROR: (4, 1),
+    Category.DNS_ERROR: (4, 3),
+    Category.BLOCKED: (7, 1),
+    Category.SPAM_CONTENT: (7, 1),
+    Category.POLICY: (7, 1),
+    Category.SENDER_AUTH: (7, 1),
+    Category.MESSAGE_TOO_LARGE: (3, 4),
+    Category.CONTENT_INVALID: (6, 0),
+    Category.SENDER_REJECTED: (1, 8),
+    Category.AUTH_FAILED: (7, 8),
+    Category.AUTH_REQUIRED: (7, 0),
+    Category.TLS_REQUIRED: (7, 0),
+    Category.TOO_MANY_RECIPIENTS: (5, 3),
+    Category.PROTOCOL_ERROR: (5, 0),
+    Category.EXPIRED: (4, 7),
+    Category.MAIL_LOOP: (4, 6),
+    Category.SYSTEM_ERROR: (3, 0),
+}
+_CLASS_FOR_OUTCOME = {Outcome.PERMANENT: 5, Outcome.TRANSIENT: 4, Outcome.SUCCESS: 2}
+
+
+def infer_status(verdict: Verdict, action: str) -> EnhancedCode | None:
+    """A status for a record whose report gave none: the verdict's class and cause.
+
+    The class follows the RFC 3464 action when there is one (``failed`` 5,
+    ``delayed`` 4, ``delivered`` 2), else the verdict's outcome; the subject
+    and detail name the category's cause (``X.1.1`` for an unknown mailbox),
+    or ``X.0.0`` when the category has no code of its own.
+    """
+    klass = {"failed": 5, "delayed": 4, "delivered": 2, "relayed": 2, "expanded": 2}.get(
+        action
+    ) or _CLASS_FOR_OUTCOME.get(verdict.outcome)
+    if klass is None:
+        return None
+    if klass == 2:
+        return EnhancedCode(2, 0, 0)
+    subject, detail = _CATEGORY_CODES.get(verdict.category, (0, 0))
+    return EnhancedCode(klass, subject, detail)
