@@ -53,6 +53,7 @@ __all__ = [
 _WORD = re.compile(r"[a-z0-9]+")
 _RULE_KEYS = frozenset(
     {
+        "unless",
         "id",
         "comment",
         "match",
@@ -73,6 +74,7 @@ _RULE_KEYS = frozenset(
     }
 )
 _WHEN_KEYS = frozenset({"codes", "enhanced", "stage", "no_code"})
+_UNLESS_KEYS = frozenset({"codes", "enhanced"})
 _EXAMPLE_KEYS = frozenset({"reply", "expect", "stage", "note"})
 _EXPECT_KEYS = frozenset(
     {"outcome", "category", "retry", "suppress", "scope", "delivery_unknown", "retry_after", "rule"}
@@ -129,6 +131,9 @@ class Rule:
     enhanced: tuple[tuple[str, str, str], ...] = ()
     stages: frozenset[str] = frozenset()
     no_code: bool | None = None
+    unless_codes: frozenset[int] = frozenset()
+    unless_classes: frozenset[int] = frozenset()
+    unless_enhanced: tuple[tuple[str, str, str], ...] = ()
     outcome: Outcome | None = None
     override_outcome: Outcome | None = None
     retry: bool | None = None
@@ -160,7 +165,7 @@ class Rule:
         return frozenset(keys)
 
     def applies(self, code: int | None, enhanced: EnhancedCode | None, stage: str | None) -> bool:
-        """Whether the rule's ``when:`` conditions hold for this reply."""
+        """Whether the rule's ``when:`` conditions hold and no ``unless:`` condition does."""
         if self.no_code is not None and self.no_code != (code is None):
             return False
         if (self.codes or self.classes) and (
@@ -173,6 +178,12 @@ class Rule:
             parts = (str(enhanced.class_), str(enhanced.subject), str(enhanced.detail))
             if not any(_enh_matches(spec, parts) for spec in self.enhanced):
                 return False
+        if self.unless_enhanced and enhanced is not None:
+            parts = (str(enhanced.class_), str(enhanced.subject), str(enhanced.detail))
+            if any(_enh_matches(spec, parts) for spec in self.unless_enhanced):
+                return False
+        if code is not None and (code in self.unless_codes or code // 100 in self.unless_classes):
+            return False
         return not (self.stages and stage not in self.stages)
 
 
@@ -578,9 +589,6 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         category = Category(entry.get("category"))
     except ValueError:
         raise _problem(f"category {entry.get('category')!r} is not a category") from None
-    codes: set[int] = set()
-    classes: set[int] = set()
-    enhanced: list[tuple[str, str, str]] = []
     stages: set[str] = set()
     no_code = None
     when = entry.get("when") or {}
@@ -589,19 +597,16 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
     unknown = sorted(str(k) for k in when if k not in _WHEN_KEYS)
     if unknown:
         raise _problem(f"unknown key when.{unknown[0]}; allowed: {', '.join(sorted(_WHEN_KEYS))}")
-    for spec in _as_list(when.get("codes")):
-        m = _CODE_SPEC.fullmatch(str(spec))
-        if m is None:
-            raise _problem(f"when.codes entry {spec!r} must be a code (550) or a class (5xx)")
-        if str(spec).endswith("xx"):
-            classes.add(int(m[1]))
-        else:
-            codes.add(int(spec))
-    for spec in _as_list(when.get("enhanced")):
-        m = _ENH_SPEC.fullmatch(str(spec))
-        if m is None:
-            raise _problem(f"when.enhanced entry {spec!r} must look like 5.1.1, X.7.*, 4.7 or 5.*")
-        enhanced.append((m[1], m[2], m[3] or "*"))
+    codes, classes = _code_specs(when.get("codes"), "when.codes")
+    enhanced = _enhanced_specs(when.get("enhanced"), "when.enhanced")
+    unless = entry.get("unless") or {}
+    if not isinstance(unless, dict):
+        raise _problem("unless must be a mapping (codes, enhanced)")
+    unknown = sorted(str(k) for k in unless if k not in _UNLESS_KEYS)
+    if unknown:
+        raise _problem(f"unknown key unless.{unknown[0]}; allowed: codes, enhanced")
+    unless_codes, unless_classes = _code_specs(unless.get("codes"), "unless.codes")
+    unless_enhanced = _enhanced_specs(unless.get("enhanced"), "unless.enhanced")
     for stage in _as_list(when.get("stage")):
         if stage not in STAGES:
             raise _problem(f"when.stage {stage!r} is not one of {', '.join(STAGES)}")
@@ -645,11 +650,14 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         order=order,
         source=source,
         priority=priority,
-        codes=frozenset(codes),
-        classes=frozenset(classes),
-        enhanced=tuple(enhanced),
+        codes=codes,
+        classes=classes,
+        enhanced=enhanced,
         stages=frozenset(stages),
         no_code=no_code,
+        unless_codes=unless_codes,
+        unless_classes=unless_classes,
+        unless_enhanced=unless_enhanced,
         outcome=outcome,
         override_outcome=override,
         retry=entry.get("retry"),
@@ -659,6 +667,32 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         delivery_unknown=bool(entry.get("delivery_unknown", False)),
         examples=tuple(examples),
     )
+
+
+def _code_specs(values: object, key: str) -> tuple[frozenset[int], frozenset[int]]:
+    """Codes (550) and classes (5xx) from a ``codes:`` list."""
+    codes: set[int] = set()
+    classes: set[int] = set()
+    for spec in _as_list(values):
+        m = _CODE_SPEC.fullmatch(str(spec))
+        if m is None:
+            raise _problem(f"{key} entry {spec!r} must be a code (550) or a class (5xx)")
+        if str(spec).endswith("xx"):
+            classes.add(int(m[1]))
+        else:
+            codes.add(int(spec))
+    return frozenset(codes), frozenset(classes)
+
+
+def _enhanced_specs(values: object, key: str) -> tuple[tuple[str, str, str], ...]:
+    """Enhanced-code patterns (5.1.1, X.7.*, 4.7) from an ``enhanced:`` list."""
+    found = []
+    for spec in _as_list(values):
+        m = _ENH_SPEC.fullmatch(str(spec))
+        if m is None:
+            raise _problem(f"{key} entry {spec!r} must look like 5.1.1, X.7.*, 4.7 or 5.*")
+        found.append((m[1], m[2], m[3] or "*"))
+    return tuple(found)
 
 
 def _as_list(value: object) -> list[Any]:

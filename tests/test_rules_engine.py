@@ -115,3 +115,16 @@ class TestMatching:
         """words_of gives the same runs as [a-z0-9]+, as bytes."""
         text = "550-5.1.1 <bob@x.org>: user\u00a0unknown, naïve"
         assert words_of(text) == {w.encode() for w in re.findall("[a-z0-9]+", text)}
+
+
+def test_unless_excludes_codes() -> None:
+    """unless: a rule does not claim replies whose enhanced code or class it excludes."""
+    r = rule(r"\bdoes not exist\b", unless={"enhanced": ["X.1.7", "X.1.8"], "codes": ["4xx"]})
+    rules = RuleSet([r])  # type: ignore[list-item]
+    text = "domain does not exist"
+    words = words_of(text)
+    from smtpcodes import EnhancedCode
+
+    assert rules.match(text, words, 550, EnhancedCode(5, 1, 1), None) is not None
+    assert rules.match(text, words, 553, EnhancedCode(5, 1, 8), None) is None
+    assert rules.match(text, words, 450, None, None) is None
