@@ -143,3 +143,16 @@ def test_base64_delivery_status_part_is_decoded() -> None:
     assert [(r.recipient, str(r.status)) for r in parse_bounce(message).records] == [
         ("z@example.com", "5.1.1")
     ]
+
+
+def test_unknown_format_with_thousands_of_addresses_is_capped_and_says_so() -> None:
+    """A guessed report naming thousands of addresses keeps the first ones and reports the cut."""
+    body = b"".join(b"<u%d@example.com>: 550 no such user\n" % i for i in range(2000))
+    report = parse_bounce(
+        b"From: mailer-daemon@example.org\r\nSubject: Delivery problem\r\n\r\n" + body
+    )
+    assert report.format == "generic"
+    assert report.records[0].recipient == "u0@example.com"
+    assert 0 < len(report.records) < 2000
+    assert report.problems
+    assert "were read" in report.problems[0]

@@ -31,6 +31,8 @@ _BOUNCE_SENDER = re.compile(
     r"mail-daemon|bounce",
     re.IGNORECASE,
 )
+# Recipients taken from a report of unknown format; beyond this it is more likely noise.
+_MAX_GUESSED = 100
 _ERROR_WORDS = re.compile(
     r"unknown|not found|no such|does not exist|doesn't exist|invalid|reject|denied|refused|"
     r"fail|error|unable|could not|couldn't|cannot|can't|full|quota|disabled|blocked|"
@@ -109,7 +111,12 @@ def _parse(view: MessageView) -> list[Finding]:
         # The report names nobody, but the returned original says whom it was for.
         snippet = _error_sentence(text)
         out = [Finding(recipient=a, diagnostic=snippet) for a in sorted(original_to)[:10]]
-    return out[:100]
+    if len(out) > _MAX_GUESSED:
+        view.problems.append(
+            f"the report names {len(out)} or more addresses; only the first {_MAX_GUESSED} "
+            "were read (an unknown format, read by guessing)"
+        )
+    return out[:_MAX_GUESSED]
 
 
 def _addresses_in_lines(text: str, own: set[str]) -> list[Finding]:
