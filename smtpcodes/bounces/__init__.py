@@ -9,6 +9,7 @@ the DSN action and status, the diagnostic reply and smtpcodes' verdict.
 
 from __future__ import annotations
 
+from .logs import LogRecord, parse_log_line, read_log
 from .parse import parse_bounce
 from .readers import read_bounces, read_messages
 from .report import KINDS, BounceRecord, BounceReport, OriginalMessage
@@ -17,8 +18,11 @@ __all__ = [
     "KINDS",
     "BounceRecord",
     "BounceReport",
+    "LogRecord",
     "OriginalMessage",
     "parse_bounce",
+    "parse_log_line",
     "read_bounces",
+    "read_log",
     "read_messages",
 ]
