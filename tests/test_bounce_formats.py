@@ -215,3 +215,18 @@ def test_status_is_inferred_from_the_verdict_when_the_report_has_none() -> None:
     assert record.status.class_ == 5
     given = parse_bounce(DATA / "qmail.eml").records[0]
     assert given.status_inferred is False
+
+
+def test_read_receipt_is_not_a_bounce() -> None:
+    """An RFC 8098 disposition notification (read receipt) gives no records."""
+    message = (
+        b"Return-Path: <>\r\nFrom: Zoe <zoe@example.com>\r\nTo: sender@example.org\r\n"
+        b"Subject: Read: Invoice 42\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=disposition-notification; boundary="M"'
+        b"\r\n\r\n--M\r\nContent-Type: text/plain\r\n\r\nThe message sent to zoe@example.com "
+        b"was deleted without being read; delivery to the mailbox failed to matter.\r\n"
+        b"--M\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        b"Final-Recipient: rfc822; zoe@example.com\r\n"
+        b"Disposition: manual-action/MDN-sent-manually; deleted\r\n--M--\r\n"
+    )
+    assert parse_bounce(message).records == ()

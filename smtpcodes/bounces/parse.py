@@ -161,7 +161,17 @@ def parse_bounce(
     )
 
 
+def _is_read_receipt(view: MessageView) -> bool:
+    """An RFC 8098 message disposition notification: a read receipt, never a bounce."""
+    ctype = view.headers.get("content-type").lower()
+    return "disposition-notification" in ctype or any(
+        p.content_type == "message/disposition-notification" for p in view.root.walk()[:64]
+    )
+
+
 def _detect(view: MessageView, depth: int) -> tuple[str, list[Finding], MessageView] | None:
+    if _is_read_receipt(view) and not view.delivery_status_parts:
+        return None
     formats = registry()
     for fmt in formats:
         if fmt.priority >= _WEAK_PRIORITY:
