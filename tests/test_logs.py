@@ -72,7 +72,7 @@ def test_log_line_is_read(
 
 
 def test_postfix_bounce_is_classified_with_its_stage() -> None:
-    """"(in reply to RCPT TO command)" reaches the classifier; an unknown user is suppressed."""
+    """The stage named in "(in reply to RCPT TO command)" reaches the classifier."""
     record = parse_log_line(POSTFIX_BOUNCED)
     assert record is not None
     assert record.reply is not None
