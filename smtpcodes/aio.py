@@ -426,9 +426,15 @@ class Sender:
 
 
 def _dropped_while_idle(log: TransactionLog) -> bool:
-    return (
-        isinstance(log.error, ConnectionError)
-        and log.stage in {"CONNECT", "MAIL"}
-        and not log.rcpt_replies
-        and log.failure_reply is None
-    )
+    """Whether a kept-open connection turned out dead before this transaction began.
+
+    Either the connection was gone at ``MAIL``, or the server answered ``MAIL``
+    with ``421``: servers such as Postfix say ``421 4.4.2 ... timeout exceeded``
+    as they close an idle connection, and that notice is read as the reply.
+    """
+    if log.rcpt_replies or log.data_started:
+        return False
+    if log.failure_reply is not None:
+        code, _, stage = log.failure_reply
+        return code == 421 and stage == "MAIL"
+    return isinstance(log.error, ConnectionError) and log.stage == "MAIL"

@@ -216,6 +216,33 @@ async def test_reconnects_when_the_server_drops_an_idle_connection(
     assert [m["Subject"] for m in server.messages] == ["one", "two"]
 
 
+async def test_idle_timeout_notice_on_a_kept_connection_reconnects(
+    server: ScriptedSMTPServer,
+) -> None:
+    """A 421 at MAIL on a kept-open connection (an idle-timeout notice) reconnects once."""
+    server.on("MAIL", "421 4.4.2 smtp.example.test Error: timeout exceeded", after=1, times=1)
+    async with sender_for(server) as sender:
+        assert (await sender.send(make_message("a@x.example", subject="one"))).delivered
+        report = await sender.send(make_message("a@x.example", subject="two"))
+    assert report.delivered == ["a@x.example"]
+    assert len(server.sessions) == 2
+    assert [m["Subject"] for m in server.messages] == ["one", "two"]
+
+
+async def test_421_at_mail_on_a_fresh_connection_is_a_verdict(
+    server: ScriptedSMTPServer,
+) -> None:
+    """On a new connection a 421 at MAIL is reported, not retried in a loop."""
+    server.on("MAIL", "421 4.7.0 Too many connections, try again later")
+    async with sender_for(server, inline_retry_budget=0) as sender:
+        report = await sender.send(make_message("a@x.example"))
+    verdict = report["a@x.example"].verdict
+    assert verdict.reply is not None
+    assert verdict.reply.code == 421
+    assert report.deferred == ["a@x.example"]
+    assert len(server.sessions) == 1
+
+
 async def test_short_retry_window_is_retried_inline_without_duplicates(
     server: ScriptedSMTPServer,
 ) -> None:
