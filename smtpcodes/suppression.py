@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from os import PathLike
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -84,6 +84,8 @@ class SuppressionEntry:
     active: bool
     expires_at: datetime | None = None
     failure_times: tuple[datetime, ...] = ()
+    verdict: dict[str, Any] | None = attrs.field(default=None, eq=False)
+    """The latest verdict that touched the entry, as ``Verdict.as_dict()``."""
 
     def is_suppressing(self, now: datetime) -> bool:
         """Whether the entry blocks sending at ``now`` (active and not expired)."""
@@ -125,6 +127,7 @@ def next_entry(
             active=True,
         )
     reply_text = str(verdict.reply) if verdict.reply is not None else None
+    verdict_data = verdict.as_dict()
     still_hard = (
         existing is not None and existing.is_suppressing(now) and existing.expires_at is None
     )
@@ -143,6 +146,7 @@ def next_entry(
             active=True,
             expires_at=soft_until if soft else None,
             failure_times=existing.failure_times if existing is not None else (),
+            verdict=verdict_data,
         )
     policy = verdict.suppress_after
     if policy is None:
@@ -154,7 +158,9 @@ def next_entry(
     reached = len(recent) >= policy.count
     if existing is not None and existing.is_suppressing(now):
         # Already suppressed (by hand or harder evidence): only note the failure.
-        return attrs.evolve(existing, last_seen=now, failures=failures, failure_times=recent)
+        return attrs.evolve(
+            existing, last_seen=now, failures=failures, failure_times=recent, verdict=verdict_data
+        )
     return SuppressionEntry(
         address=address,
         reason=reason
@@ -172,6 +178,7 @@ def next_entry(
         active=reached,
         expires_at=soft_until if reached else None,
         failure_times=recent,
+        verdict=verdict_data,
     )
 
 
@@ -263,7 +270,8 @@ CREATE TABLE IF NOT EXISTS suppression (
     failures INTEGER NOT NULL,
     active INTEGER NOT NULL,
     expires_at REAL,
-    failure_times TEXT NOT NULL DEFAULT '[]'
+    failure_times TEXT NOT NULL DEFAULT '[]',
+    verdict TEXT
 )
 """
 
@@ -365,7 +373,7 @@ class SqliteSuppressionList:
                 if entry is not None:
                     self._db.execute(
                         f"INSERT OR REPLACE INTO suppression ({_COLUMNS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         _row_from_entry(entry),
                     )
                 self._db.execute("COMMIT")
@@ -387,7 +395,7 @@ class SqliteSuppressionList:
 
 _COLUMNS = (
     "address, reason, category, rule, reply, first_seen, last_seen, failures, active, "
-    "expires_at, failure_times"
+    "expires_at, failure_times, verdict"
 )
 
 
@@ -404,11 +412,25 @@ def _row_from_entry(entry: SuppressionEntry) -> tuple[object, ...]:
         int(entry.active),
         _ts(entry.expires_at) if entry.expires_at is not None else None,
         json.dumps([_ts(t) for t in entry.failure_times]),
+        json.dumps(entry.verdict) if entry.verdict is not None else None,
     )
 
 
 def _entry_from_row(row: tuple[object, ...]) -> SuppressionEntry:
-    (address, reason, category, rule, reply, first, last, failures, active, expires, times) = row
+    (
+        address,
+        reason,
+        category,
+        rule,
+        reply,
+        first,
+        last,
+        failures,
+        active,
+        expires,
+        times,
+        data,
+    ) = row
     return SuppressionEntry(
         address=str(address),
         reason=str(reason),
@@ -421,4 +443,5 @@ def _entry_from_row(row: tuple[object, ...]) -> SuppressionEntry:
         active=bool(active),
         expires_at=None if expires is None else _dt(float(expires)),  # type: ignore[arg-type]
         failure_times=tuple(_dt(float(t)) for t in json.loads(str(times))),
+        verdict=None if data is None else json.loads(str(data)),
     )

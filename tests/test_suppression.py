@@ -99,6 +99,8 @@ def test_permanent_verdict_suppresses_at_once(make_list: Factory) -> None:
     assert entry.category == "mailbox_unknown"
     assert entry.expires_at is None
     assert entry.first_seen == START
+    assert entry.verdict is not None
+    assert entry.verdict["suppress"] is True
 
 
 def test_non_suppressing_verdict_changes_nothing(make_list: Factory) -> None:
@@ -211,6 +213,10 @@ def test_sqlite_survives_reopen(tmp_path: Path) -> None:
         assert entry.failure_times == (START, START + timedelta(hours=1))
         assert again.add("full@example.com", FULL_LENIENT) is True
         assert len(again) == 2
+        bob = again.get("bob@example.com")
+        assert bob is not None
+        assert bob.verdict is not None
+        assert bob.verdict["category"] == "mailbox_unknown"
 
 
 def test_lists_satisfy_the_protocol(tmp_path: Path) -> None:
