@@ -148,6 +148,7 @@ class _Pool:
         self._idle: list[_TrackingSMTP] = []
         self._in_use = 0
         self._waiting = 0
+        self._closing = False
         self._changed: asyncio.Condition | None = None
 
     def _condition(self) -> asyncio.Condition:
@@ -174,6 +175,7 @@ class _Pool:
 
     async def acquire(self) -> tuple[_TrackingSMTP, bool]:
         """A connection (``True`` if it was kept open from an earlier send)."""
+        self._closing = False
         if self._waiting or self._in_use >= self.limit:
             changed = self._condition()
             self._waiting += 1
@@ -201,7 +203,8 @@ class _Pool:
     async def release(self, client: _TrackingSMTP, *, reusable: bool) -> None:
         """Give a connection back; keep it open only if it is healthy and wanted."""
         client.log = None
-        if reusable and client.is_connected and len(self._idle) + self._in_use <= self.limit:
+        keep = not self._closing and len(self._idle) + self._in_use <= self.limit
+        if reusable and keep and client.is_connected:
             self._idle.append(client)
         else:
             client.close()
@@ -212,15 +215,19 @@ class _Pool:
                 changed.notify()
 
     async def close(self) -> None:
-        """Say QUIT on every idle connection and close it."""
+        """Say QUIT on every idle connection and close it; busy ones close when released."""
+        self._closing = True
         idle, self._idle = self._idle, []
-        for client in idle:
+
+        async def goodbye(client: _TrackingSMTP) -> None:
             try:
                 await asyncio.wait_for(client.quit(), timeout=2)
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
                 pass
             finally:
                 client.close()
+
+        await asyncio.gather(*(goodbye(client) for client in idle))
 
 
 class Sender:

@@ -443,3 +443,20 @@ async def test_timeout_after_data_is_delivery_unknown(server: ScriptedSMTPServer
     assert verdict.delivery_unknown is True
     assert verdict.category is Category.NETWORK_ERROR
     assert report.deferred == ["a@x.example"]
+
+
+async def test_close_during_a_send_closes_that_connection_afterwards(
+    server: ScriptedSMTPServer,
+) -> None:
+    """close() while a send is in flight lets it finish, then closes its connection."""
+    server.on("EOM", "250 2.0.0 OK", delay=0.3)
+    sender = sender_for(server)
+    task = asyncio.ensure_future(sender.send(make_message("a@x.example")))
+    await asyncio.sleep(0.1)
+    await sender.close()
+    report = await task
+    assert report.delivered == ["a@x.example"]
+    deadline = asyncio.get_running_loop().time() + 5
+    while not server.sessions[0].closed:
+        assert asyncio.get_running_loop().time() < deadline, "the connection stayed open"
+        await asyncio.sleep(0.02)
