@@ -152,8 +152,9 @@ def send(
     Arguments and the report are those of :meth:`smtpcodes.aio.Sender.send`:
     suppressed recipients are skipped before any command is sent and suppressing
     verdicts are added to ``suppression``. One attempt; never raises for what the
-    server or the network does (a lost connection is closed, and the report says
-    so); raises :class:`ValueError` for a message without sender or recipients.
+    server or the network does; raises :class:`ValueError` for a message without
+    sender or recipients. After a ``421`` or a lost connection the client is
+    closed (the report says why): call ``smtp.connect()`` before the next send.
     """
     results_of = ResultBuilder(
         suppression=suppression, on_verdict=on_verdict, clock=clock, classifier=classifier
