@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import aiosmtplib
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smtpcodes.exceptions import classify_exception, classify_response, exception_verdicts
 from smtpcodes.testing.server import ScriptedSMTPServer
@@ -178,3 +180,13 @@ async def test_real_aiosmtplib_exception_from_a_server(server: ScriptedSMTPServe
     assert isinstance(found, dict)
     assert found["a@x.example"].category is Category.MAILBOX_UNKNOWN
     assert found["b@x.example"].suppress is True
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=-5, max_value=1000), st.text(max_size=2000) | st.binary(max_size=2000))
+def test_classify_response_takes_anything(code: int, text: str | bytes) -> None:
+    """Any code and any text or bytes give a verdict, never an exception."""
+    verdict = classify_response(code, text, stage="RCPT")
+    assert isinstance(verdict, Verdict)
+    if 200 <= code <= 599 and verdict.reply is not None:
+        assert verdict.reply.code == code
