@@ -403,6 +403,9 @@ def address_problem(address: str) -> str | None:
     return None
 
 
+_REPLY_CACHE_SIZE = 1024
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -429,10 +432,19 @@ class ResultBuilder:
         self.on_verdict = on_verdict
         self.clock = clock or _utcnow
         self.classifier = classifier or Classifier.default()
+        self._replies: dict[tuple[int, str, str], Verdict] = {}
 
     def reply_verdict(self, code: int, text: str, stage: str, /) -> Verdict:
-        """Classify one reply of a transaction."""
-        return classify_response(code, text, stage=stage, classifier=self.classifier)
+        """Classify one reply of a transaction (the same reply costs a dict lookup)."""
+        key = (code, text, stage)
+        verdict = self._replies.get(key)
+        if verdict is None:
+            verdict = classify_response(code, text, stage=stage, classifier=self.classifier)
+            if len(self._replies) >= _REPLY_CACHE_SIZE:
+                # Servers repeat a few replies; a full cache is mostly one-off texts.
+                self._replies.clear()
+            self._replies[key] = verdict
+        return verdict
 
     def error_verdict(self, exc: BaseException, after_data: bool, /) -> Verdict:
         """Classify the transport failure that ended a transaction."""
