@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -239,3 +240,26 @@ def test_lists_satisfy_the_protocol(tmp_path: Path) -> None:
 def test_normalize_address(raw: str, expected: str) -> None:
     """normalize_address trims, drops brackets and lower-cases the domain only."""
     assert normalize_address(raw) == expected
+
+
+def test_sqlite_counts_from_many_threads(tmp_path: Path) -> None:
+    """Concurrent adds from threads lose no failure count."""
+    many = verdict(
+        Category.MAILBOX_FULL,
+        Outcome.TRANSIENT,
+        suppress=False,
+        suppress_after=SuppressAfter(10_000, timedelta(days=1)),
+    )
+    with SqliteSuppressionList(tmp_path / "t.db") as lst:
+
+        def hammer() -> None:
+            for _ in range(25):
+                lst.add("full@example.com", many)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for future in [pool.submit(hammer) for _ in range(8)]:
+                future.result()
+        entry = lst.get("full@example.com")
+        assert entry is not None
+        assert entry.failures == 200
+        assert "full@example.com" not in lst
