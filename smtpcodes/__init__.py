@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .errors import ReplyParseError, SmtpcodesError, TableError
     from .exceptions import classify_exception
     from .reply import EnhancedCode, Reply, parse_reply
+    from .sendreport import RecipientResult, SendReport
     from .tables import Tables
     from .verdict import (
         ApiDetails,
@@ -48,6 +49,8 @@ __all__ = [
     "BounceRecord",
     # sending
     "classify_exception",
+    "SendReport",
+    "RecipientResult",
     # values
     "ApiDetails",
     "Category",
@@ -79,6 +82,8 @@ _HOME = {
     "BounceReport": "bounces",
     "BounceRecord": "bounces",
     "classify_exception": "exceptions",
+    "SendReport": "sendreport",
+    "RecipientResult": "sendreport",
     "ApiDetails": "verdict",
     "Category": "verdict",
     "Outcome": "verdict",
