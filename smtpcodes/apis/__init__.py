@@ -1,7 +1,7 @@
 """E-mail API responses (HTTP status, JSON error body, headers) classified into verdicts.
 
 ``classify_http(status, body, headers, provider=..., now=...)`` is the entry point;
-provider profiles live in ``data/providers/*.yaml`` (see ``docs/http.md``).
+provider profiles live in ``data/providers/*.yaml`` (see the README, "E-mail API responses").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ or a user's overlay). :class:`~smtpcodes.tables.Tables` only collects the raw
 documents; this module checks them strictly and builds immutable
 :class:`ProviderProfile` values. Every problem raises
 :class:`~smtpcodes.errors.TableError` naming the file, the entry and what is wrong.
-The schema is documented in ``docs/http.md`` and in the header of
+The schema is documented in the README ("Adding a provider") and in the header of
 ``data/providers/http.yaml``.
 """
 

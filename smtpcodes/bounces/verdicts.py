@@ -2,7 +2,7 @@
 
 A report can say two things: the DSN ``Status:`` field (an RFC 3463 code the
 reporting MTA chose) and the diagnostic text (often the remote server's own
-reply). Precedence, as documented in ``docs/bounces.md``:
+reply). Precedence, as documented in the README (Reading bounces):
 
 1. A diagnostic that parses as an SMTP reply with a basic code decides: it is
    the remote server's own words. When that reply has no enhanced code, the
