@@ -29,6 +29,11 @@ from .errors import TableError
 from .policy import CategoryPolicy
 from .reply import STAGES, EnhancedCode
 from .rules import Rule, RuleSet, compile_rule
+from .schema import EntryError as _EntryError
+from .schema import category_of as _category
+from .schema import expect_keys as _expect_keys
+from .schema import optional_bool as _bool
+from .schema import optional_text as _text
 from .verdict import Category, Outcome, RetryWindow, Scope, SuppressAfter
 
 __all__ = ["CodeEntry", "Tables", "data_path", "parse_window"]
@@ -106,44 +111,8 @@ class CodeEntry:
         return self.category
 
 
-class _EntryError(Exception):
-    """A schema problem in one entry, before the file and entry are known."""
-
-
 def _where(kind: str, index: int, key: object) -> str:
     return f"{kind}[{index}] ({key})" if key is not None else f"{kind}[{index}]"
-
-
-def _expect_keys(entry: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(str(k) for k in entry if k not in allowed)
-    if unknown:
-        raise _EntryError(
-            f"unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}"
-        )
-
-
-def _category(value: object, key: str = "category") -> Category:
-    try:
-        return Category(value)
-    except ValueError:
-        names = ", ".join(c.value for c in Category)
-        raise _EntryError(f"{key} {value!r} is not a category; use one of {names}") from None
-
-
-def _bool(entry: Mapping[str, Any], key: str) -> bool | None:
-    value = entry.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise _EntryError(f"{key} must be true or false, not {value!r}")
-
-
-def _text(entry: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = entry.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise _EntryError(f"{key} must be text, not {type(value).__name__}")
-    return value
 
 
 def parse_window(value: object, key: str = "retry_after") -> RetryWindow | None:

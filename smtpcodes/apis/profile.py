@@ -19,6 +19,12 @@ from typing import Any
 import attrs
 
 from ..errors import TableError
+from ..schema import EntryError as _SchemaError
+from ..schema import category_of as _category
+from ..schema import expect_keys as _expect_keys
+from ..schema import optional_bool as _bool
+from ..schema import optional_text as _text
+from ..schema import outcome_of
 from ..tables import parse_window
 from ..verdict import Category, Outcome, RetryWindow
 from .body import split_path
@@ -81,10 +87,6 @@ _STATUS_KEYS = _VERDICT_KEYS - {"fields"} | {"status"}
 _MESSAGE_KEYS = _VERDICT_KEYS | {"id", "contains", "codes", "statuses"}
 _FIELD_ERROR_KEYS = frozenset({"at", "field", "message"})
 _WINDOW_WORDS = ("daily", "hourly", "backoff", "none")
-
-
-class _SchemaError(Exception):
-    """A schema problem, before the file and entry are known."""
 
 
 @attrs.frozen
@@ -174,48 +176,6 @@ class ProviderProfile:
         return self.errors.get(code) or self.errors.get(code.casefold())
 
 
-def _expect_keys(entry: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(str(k) for k in entry if k not in allowed)
-    if unknown:
-        raise _SchemaError(
-            f"unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}"
-        )
-
-
-def _category(value: object, key: str = "category") -> Category:
-    try:
-        return Category(value)
-    except ValueError:
-        names = ", ".join(c.value for c in Category)
-        raise _SchemaError(f"{key} {value!r} is not a category; use one of {names}") from None
-
-
-def _outcome(value: object) -> Outcome | None:
-    if value is None:
-        return None
-    try:
-        return Outcome(value)
-    except ValueError:
-        names = ", ".join(o.value for o in Outcome)
-        raise _SchemaError(f"outcome {value!r} is not one of {names}") from None
-
-
-def _bool(entry: Mapping[str, Any], key: str) -> bool | None:
-    value = entry.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise _SchemaError(f"{key} must be true or false, not {value!r}")
-
-
-def _text(entry: Mapping[str, Any], key: str) -> str:
-    value = entry.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _SchemaError(f"{key} must be text, not {type(value).__name__}")
-    return value
-
-
 def _strings(doc: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = doc.get(key)
     if value is None:
@@ -279,7 +239,7 @@ def _entry(key: str, entry: Mapping[str, Any]) -> ErrorEntry:
     return ErrorEntry(
         key=key,
         category=_category(entry["category"]),
-        outcome=_outcome(entry.get("outcome")),
+        outcome=outcome_of(entry.get("outcome")),
         retry=_bool(entry, "retry"),
         suppress=_bool(entry, "suppress"),
         window=_window(entry.get("window")),
