@@ -20,7 +20,7 @@ from .errors import TableError
 from .tables import CodeEntry
 from .verdict import Verdict
 
-__all__ = ["CliError", "main", "split_replies"]
+__all__ = ["CliError", "classifier_from_args", "main", "split_replies"]
 
 # Modules that add subcommands; a module that is not installed is skipped.
 _COMMAND_MODULES = ("smtpcodes.apis.cli", "smtpcodes.bounces.cli")
@@ -62,7 +62,8 @@ def split_replies(lines: Iterable[str]) -> Iterator[str]:
         yield "\n".join(group)
 
 
-def _classifier(args: argparse.Namespace) -> Classifier:
+def classifier_from_args(args: argparse.Namespace) -> Classifier:
+    """The classifier the ``--overlay`` options ask for (the default one without any)."""
     overlays = getattr(args, "overlay", None) or []
     if not overlays:
         return Classifier.default()
@@ -115,7 +116,7 @@ def _span(window: tuple[float, float]) -> str:
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
-    classifier = _classifier(args)
+    classifier = classifier_from_args(args)
     try:
         stage = normalize_stage(args.stage)
     except ValueError as exc:
@@ -164,7 +165,7 @@ def _entry_lines(kind: str, entry: CodeEntry) -> list[str]:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    classifier = _classifier(args)
+    classifier = classifier_from_args(args)
     code = " ".join(args.code)
     try:
         found = classifier.explain(code)
@@ -199,7 +200,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_codes(args: argparse.Namespace) -> int:
-    tables = _classifier(args).tables
+    tables = classifier_from_args(args).tables
     out = sys.stdout
     kinds = [args.table] if args.table else ["categories", "basic", "enhanced", "pairs", "rules"]
     for kind in kinds:

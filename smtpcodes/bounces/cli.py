@@ -90,15 +90,9 @@ def _cli_error(message: str) -> Exception:
 
 
 def _classifier(args: argparse.Namespace) -> Classifier:
-    from ..classifier import Classifier
+    from ..cli import classifier_from_args
 
-    overlays = getattr(args, "overlay", None) or []
-    if not overlays:
-        return Classifier.default()
-    try:
-        return Classifier.from_paths(*overlays)
-    except FileNotFoundError as exc:
-        raise _cli_error(str(exc)) from None
+    return classifier_from_args(args)
 
 
 def _check_paths(paths: list[str]) -> int:
