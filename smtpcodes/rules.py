@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import attrs
@@ -143,19 +144,26 @@ class Rule:
     delivery_unknown: bool = False
     examples: tuple[Mapping[str, Any], ...] = ()
 
-    def index_words(self) -> frozenset[bytes]:
+    def index_words(self, frequency: Mapping[bytes, int] | None = None) -> frozenset[bytes]:
         """The words under which the rule is indexed: it is tried only if one occurs.
 
         Each alternative of the pattern contributes its most selective group of
-        required words; an alternative with none falls back to the rule's
-        ``words:`` (from the YAML, or derived from the whole pattern), and with
-        neither the rule is tried on every reply (empty result).
+        required words: the group whose words are rarest in ``frequency`` (how
+        many known replies contain each word), else the one with the fewest and
+        longest words. An alternative with none falls back to the rule's
+        ``words:`` (from the YAML, or derived from the whole pattern); with
+        neither, the rule is tried on every reply (empty result).
         """
+        freq = frequency or {}
+
+        def cost(group: AbstractSet[bytes]) -> tuple[int, int, int]:
+            return (sum(freq.get(w, 0) for w in group), len(group), -min(len(w) for w in group))
+
         keys: set[bytes] = set()
         for part in self.parts:
             groups = [frozenset({w}) for w in part.need] + list(part.any_of)
             if groups:
-                keys |= max(groups, key=lambda g: (-len(g), min(len(w) for w in g)))
+                keys |= min(groups, key=cost)
             elif self.words:
                 keys |= {w.encode() for w in self.words}
             else:
@@ -204,10 +212,17 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: (-r.priority, r.order)))
+        # How common each word is among the replies the rules were written for
+        # (their examples): rules are indexed under their rarest required words.
+        frequency: dict[bytes, int] = {}
+        for rule in self.rules:
+            for example in rule.examples:
+                for word in words_of(str(example.get("reply", "")).lower()):
+                    frequency[word] = frequency.get(word, 0) + 1
         index: dict[bytes, list[int]] = {}
         always: list[int] = []
         for rank, rule in enumerate(self.rules):
-            keys = rule.index_words()
+            keys = rule.index_words(frequency)
             if keys:
                 for word in keys:
                     index.setdefault(word, []).append(rank)
@@ -215,6 +230,19 @@ class RuleSet:
                 always.append(rank)
         self._parts = tuple(
             tuple((p.pattern, p.need, p.any_of) for p in rule.parts) for rule in self.rules
+        )
+        self._conditional = tuple(
+            bool(
+                r.codes
+                or r.classes
+                or r.enhanced
+                or r.stages
+                or r.no_code is not None
+                or r.unless_codes
+                or r.unless_classes
+                or r.unless_enhanced
+            )
+            for r in self.rules
         )
         self._index = {word: tuple(ranks) for word, ranks in index.items()}
         self._keys = frozenset(self._index)
@@ -225,14 +253,12 @@ class RuleSet:
 
     def candidates(self, words: Words) -> list[int]:
         """Ranks of the rules whose trigger words are among ``words``, best first."""
-        index = self._index
         # One C-level set intersection between the reply's words and all trigger words.
         hits = self._keys.intersection(words)
         if not hits:
             return list(self._always)
         found: set[int] = set(self._always)
-        for word in hits:
-            found.update(index[word])
+        found.update(*map(self._index.__getitem__, hits))
         return sorted(found)
 
     def match(
@@ -246,21 +272,28 @@ class RuleSet:
         """The highest-ranked rule whose conditions hold and whose pattern matches.
 
         ``words`` are the reply's words (:func:`words_of`); a rule is tried only
-        if one of its trigger words is among them, and its pattern is searched
-        only if all the words its pattern requires are there too.
+        if one of its trigger words is among them, and each alternative of its
+        pattern is searched only if the words that alternative requires are
+        there too: set tests instead of regex scans. (This loop is the hot path
+        of classification, hence its plain style.)
         """
         rules = self.rules
         parts_by_rank = self._parts
+        conditional = self._conditional
         for rank in self.candidates(words):
             checked = False
-            # Each top-level alternative is searched only if the words it needs
-            # are in the reply: set tests instead of regex scans.
             for pattern, need, any_of in parts_by_rank[rank]:
                 if need and not need <= words:
                     continue
-                if any_of and any(words.isdisjoint(group) for group in any_of):
-                    continue
-                if not checked:
+                if any_of:
+                    for group in any_of:
+                        if words.isdisjoint(group):
+                            break
+                    else:
+                        group = None
+                    if group is not None:
+                        continue
+                if not checked and conditional[rank]:
                     if not rules[rank].applies(code, enhanced, stage):
                         break
                     checked = True
