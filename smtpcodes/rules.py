@@ -106,6 +106,21 @@ class Part:
         compiled = re.compile(source if flags else _literal_first(source), flags)
         return cls(compiled, need, any_of)
 
+    def index_words(self, frequency: Mapping[bytes, int]) -> frozenset[bytes]:
+        """The part's rarest group of required words (empty if it has none)."""
+        groups = [frozenset({w}) for w in self.need] + list(self.any_of)
+        if not groups:
+            return frozenset()
+
+        def cost(group: AbstractSet[bytes]) -> tuple[int, int, int]:
+            return (
+                sum(frequency.get(w, 0) for w in group),
+                len(group),
+                -min(len(w) for w in group),
+            )
+
+        return min(groups, key=cost)
+
     def possible(self, words: Words) -> bool:
         """Whether the reply's words allow a match at all."""
         if self.need and not self.need <= words:
@@ -144,34 +159,6 @@ class Rule:
     delivery_unknown: bool = False
     examples: tuple[Mapping[str, Any], ...] = ()
 
-    def index_words(self, frequency: Mapping[bytes, int] | None = None) -> frozenset[bytes]:
-        """The words under which the rule is indexed: it is tried only if one occurs.
-
-        Each alternative of the pattern contributes its most selective group of
-        required words: the group whose words are rarest in ``frequency`` (how
-        many known replies contain each word), else the one with the fewest and
-        longest words. An alternative with none falls back to the rule's
-        ``words:`` (from the YAML, or derived from the whole pattern); with
-        neither, the rule is tried on every reply (empty result).
-        """
-        freq = frequency or {}
-
-        def cost(group: AbstractSet[bytes]) -> tuple[int, int, int]:
-            return (sum(freq.get(w, 0) for w in group), len(group), -min(len(w) for w in group))
-
-        keys: set[bytes] = set()
-        for part in self.parts:
-            groups = [frozenset({w}) for w in part.need] + list(part.any_of)
-            if groups:
-                keys |= min(groups, key=cost)
-            elif self.words:
-                keys |= {w.encode() for w in self.words}
-            else:
-                return frozenset()
-        if not self.parts:
-            keys = {w.encode() for w in self.words}
-        return frozenset(keys)
-
     def applies(self, code: int | None, enhanced: EnhancedCode | None, stage: str | None) -> bool:
         """Whether the rule's ``when:`` conditions hold and no ``unless:`` condition does."""
         if self.no_code is not None and self.no_code != (code is None):
@@ -208,29 +195,34 @@ class RuleMatch:
 
 
 class RuleSet:
-    """Rules indexed by trigger word; :meth:`match` finds the deciding rule."""
+    """Rules indexed by trigger word; :meth:`match` finds the deciding rule.
+
+    The index holds the alternatives of every rule's pattern (its parts), each
+    under its rarest required words, so a reply's words select the few parts
+    worth searching. A part is numbered ``rank * _PART_SLOTS + position``: sorting
+    the numbers keeps the rules' precedence.
+    """
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: (-r.priority, r.order)))
-        # How common each word is among the replies the rules were written for
-        # (their examples): rules are indexed under their rarest required words.
-        frequency: dict[bytes, int] = {}
-        for rule in self.rules:
-            for example in rule.examples:
-                for word in words_of(str(example.get("reply", "")).lower()):
-                    frequency[word] = frequency.get(word, 0) + 1
+        frequency = _word_frequency(self.rules)
         index: dict[bytes, list[int]] = {}
         always: list[int] = []
+        parts: dict[
+            int, tuple[re.Pattern[str], frozenset[bytes], tuple[frozenset[bytes], ...], int]
+        ] = {}
         for rank, rule in enumerate(self.rules):
-            keys = rule.index_words(frequency)
-            if keys:
-                for word in keys:
-                    index.setdefault(word, []).append(rank)
-            else:
-                always.append(rank)
-        self._parts = tuple(
-            tuple((p.pattern, p.need, p.any_of) for p in rule.parts) for rule in self.rules
-        )
+            fallback = frozenset(w.encode() for w in rule.words)
+            for position, part in enumerate(rule.parts[:_PART_SLOTS]):
+                number = rank * _PART_SLOTS + position
+                parts[number] = (part.pattern, part.need, part.any_of, rank)
+                keys = part.index_words(frequency) or fallback
+                if keys:
+                    for word in keys:
+                        index.setdefault(word, []).append(number)
+                else:
+                    always.append(number)
+        self._parts = parts
         self._conditional = tuple(
             bool(
                 r.codes
@@ -244,7 +236,7 @@ class RuleSet:
             )
             for r in self.rules
         )
-        self._index = {word: tuple(ranks) for word, ranks in index.items()}
+        self._index = {word: tuple(numbers) for word, numbers in index.items()}
         self._keys = frozenset(self._index)
         self._always = tuple(always)
 
@@ -252,7 +244,7 @@ class RuleSet:
         return len(self.rules)
 
     def candidates(self, words: Words) -> list[int]:
-        """Ranks of the rules whose trigger words are among ``words``, best first."""
+        """Numbers of the parts whose trigger words are among ``words``, best first."""
         # One C-level set intersection between the reply's words and all trigger words.
         hits = self._keys.intersection(words)
         if not hits:
@@ -271,36 +263,53 @@ class RuleSet:
     ) -> RuleMatch | None:
         """The highest-ranked rule whose conditions hold and whose pattern matches.
 
-        ``words`` are the reply's words (:func:`words_of`); a rule is tried only
-        if one of its trigger words is among them, and each alternative of its
-        pattern is searched only if the words that alternative requires are
-        there too: set tests instead of regex scans. (This loop is the hot path
-        of classification, hence its plain style.)
+        ``words`` are the reply's words (:func:`words_of`). A part is searched
+        only if the words it requires are there: set tests instead of regex
+        scans. (This loop is the hot path of classification, hence its style.)
         """
         rules = self.rules
-        parts_by_rank = self._parts
+        parts = self._parts
         conditional = self._conditional
-        for rank in self.candidates(words):
-            checked = False
-            for pattern, need, any_of in parts_by_rank[rank]:
-                if need and not need <= words:
-                    continue
-                if any_of:
-                    for group in any_of:
-                        if words.isdisjoint(group):
-                            break
-                    else:
-                        group = None
-                    if group is not None:
-                        continue
-                if not checked and conditional[rank]:
-                    if not rules[rank].applies(code, enhanced, stage):
+        passed = refused = -1
+        for number in self.candidates(words):
+            pattern, need, any_of, rank = parts[number]
+            if rank == refused:
+                continue
+            if need and not need <= words:
+                continue
+            if any_of:
+                for group in any_of:
+                    if words.isdisjoint(group):
                         break
-                    checked = True
-                m = pattern.search(lowered)
-                if m is not None:
-                    return RuleMatch(rules[rank], m.span())
+                else:
+                    group = None
+                if group is not None:
+                    continue
+            if rank != passed and conditional[rank]:
+                if not rules[rank].applies(code, enhanced, stage):
+                    refused = rank
+                    continue
+                passed = rank
+            m = pattern.search(lowered)
+            if m is not None:
+                return RuleMatch(rules[rank], m.span())
         return None
+
+
+# At most this many alternatives of one pattern are indexed separately; a
+# longer alternation is cut off in the index (its later parts are never tried),
+# so the loader refuses such patterns.
+_PART_SLOTS = 64
+
+
+def _word_frequency(rules: Iterable[Rule]) -> dict[bytes, int]:
+    """How many of the rules' example replies contain each word."""
+    frequency: dict[bytes, int] = {}
+    for rule in rules:
+        for example in rule.examples:
+            for word in words_of(str(example.get("reply", "")).lower()):
+                frequency[word] = frequency.get(word, 0) + 1
+    return frequency
 
 
 Words = set[bytes]
@@ -606,7 +615,13 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         raise _problem("match (a regular expression over the lower-cased reply text) is required")
     try:
         pattern = re.compile(raw_pattern, re.IGNORECASE)
-        parts = tuple(Part.compile(part) for part in split_alternatives(raw_pattern))
+        alternatives = split_alternatives(raw_pattern)
+        if len(alternatives) > _PART_SLOTS:
+            raise _problem(
+                f"match has {len(alternatives)} alternatives; "
+                f"split it into rules of at most {_PART_SLOTS}"
+            )
+        parts = tuple(Part.compile(part) for part in alternatives)
     except re.error as exc:
         raise _problem(f"match is not a valid regular expression: {exc}") from None
     words_value = entry.get("words")
