@@ -137,8 +137,10 @@ class Classifier:
         enhanced = reply.enhanced
         outcome = _OUTCOME_BY_CLASS.get(code // 100, Outcome.UNKNOWN)
         lowered = reply.text.lower()
-        words = words_of(lowered)
-        found = tables.rules.match(lowered, words, code, enhanced, stage)
+        rules = tables.rules
+        # The RE2 prefilter reads the text itself; the word index needs its words.
+        words = None if rules.prefilter == "re2" else words_of(lowered)
+        found = rules.match(lowered, code, enhanced, stage, words)
         if found is not None:
             rule = found.rule
             retry_after, action = rule.retry_after, rule.action
@@ -203,7 +205,7 @@ class Classifier:
         stage: str | None,
         reply: Reply | None,
         lowered: str,
-        words: set[bytes],
+        words: set[bytes] | None,
     ) -> Verdict:
         return self._finish(
             entry.category_for(outcome, stage),
@@ -222,11 +224,12 @@ class Classifier:
         """Text with no reply code: text rules, then an enhanced code such as ``#4.4.1``."""
         tables = self.tables
         lowered = text.lower()
-        words = words_of(lowered)
+        rules = tables.rules
+        words = None if rules.prefilter == "re2" else words_of(lowered)
         stage = stage or find_stage(text)
         enhanced = find_enhanced_code(text)
         by_enhanced = _OUTCOME_BY_CLASS.get(enhanced.class_) if enhanced else None
-        found = tables.rules.match(lowered, words, None, enhanced, stage)
+        found = rules.match(lowered, None, enhanced, stage, words)
         if found is not None:
             rule = found.rule
             outcome = rule.override_outcome or rule.outcome or by_enhanced or Outcome.UNKNOWN
@@ -256,7 +259,7 @@ class Classifier:
         reply: Reply | None,
         rule_id: str | None,
         lowered: str,
-        words: set[bytes],
+        words: set[bytes] | None,
         retry: bool | None = None,
         suppress: bool | None = None,
         retry_after: RetryWindow | None = None,

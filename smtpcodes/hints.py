@@ -50,6 +50,8 @@ _NO_RETRY = re.compile(
 # Words without which no hint pattern can match: a set test spares the regexes.
 _HINT_WORDS = frozenset({b"try", b"retry", b"wait", b"resend", b"send", b"re", b"back", b"for"})
 _NO_RETRY_WORDS = frozenset({b"not", b"don", b"dont", b"no"})
+# The same gate as substrings, for callers that have not split the text into words.
+_HINT_GATES = ("try", "send", "wait", "come back", "deferred for", "blocked for", "limited for")
 
 
 def find_retry_hint(lowered: str, words: set[bytes] | None = None) -> RetryWindow | None:
@@ -58,7 +60,10 @@ def find_retry_hint(lowered: str, words: set[bytes] | None = None) -> RetryWindo
     ``words`` (the text's words from :func:`smtpcodes.rules.words_of`, if
     already known) lets the common case skip the patterns.
     """
-    if words is not None and words.isdisjoint(_HINT_WORDS):
+    if words is not None:
+        if words.isdisjoint(_HINT_WORDS):
+            return None
+    elif not any(gate in lowered for gate in _HINT_GATES):
         return None
     m = _RETRY_AFTER.search(lowered)
     if m is not None:
@@ -76,6 +81,14 @@ def find_retry_hint(lowered: str, words: set[bytes] | None = None) -> RetryWindo
 
 def find_no_retry_hint(lowered: str, words: set[bytes] | None = None) -> bool:
     """Whether the (lower-cased) text says a resend will not help."""
-    if words is not None and words.isdisjoint(_NO_RETRY_WORDS):
+    if words is not None:
+        if words.isdisjoint(_NO_RETRY_WORDS):
+            return False
+    elif (
+        "not" not in lowered
+        and "n't" not in lowered
+        and "dont" not in lowered
+        and "no further" not in lowered
+    ):
         return False
     return _NO_RETRY.search(lowered) is not None

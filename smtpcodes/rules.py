@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from .prefilter import Re2Prefilter, re2_available
 from .reply import STAGES, EnhancedCode
 from .verdict import Category, Outcome, RetryWindow
 
@@ -95,6 +96,7 @@ class Part:
     pattern: re.Pattern[str]
     need: frozenset[bytes]
     any_of: tuple[frozenset[bytes], ...]
+    source: str = ""
 
     @classmethod
     def compile(cls, source: str) -> Part:
@@ -104,7 +106,7 @@ class Part:
         any_of = tuple(frozenset(w.encode() for w in g) for g in groups if len(g) > 1)
         flags = _flags_for(source)
         compiled = re.compile(source if flags else _literal_first(source), flags)
-        return cls(compiled, need, any_of)
+        return cls(compiled, need, any_of, source)
 
     def index_words(self, frequency: Mapping[bytes, int]) -> frozenset[bytes]:
         """The part's rarest group of required words (empty if it has none)."""
@@ -203,7 +205,11 @@ class RuleSet:
     the numbers keeps the rules' precedence.
     """
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], *, prefilter: str = "auto") -> None:
+        """Index ``rules``; ``prefilter`` is "re2", "index" or "auto" (RE2 when installed)."""
+        if prefilter not in ("auto", "re2", "index"):
+            msg = f"prefilter must be 'auto', 're2' or 'index', not {prefilter!r}"
+            raise ValueError(msg)
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: (-r.priority, r.order)))
         frequency = _word_frequency(self.rules)
         index: dict[bytes, list[int]] = {}
@@ -239,6 +245,22 @@ class RuleSet:
         self._index = {word: tuple(numbers) for word, numbers in index.items()}
         self._keys = frozenset(self._index)
         self._always = tuple(always)
+        self._re2: Re2Prefilter | None = None
+        if prefilter == "re2" or (prefilter == "auto" and re2_available()):
+            self._re2 = Re2Prefilter(
+                (
+                    rank * _PART_SLOTS + position,
+                    part.source,
+                    frozenset(w.decode() for w in part.index_words(frequency)),
+                )
+                for rank, rule in enumerate(self.rules)
+                for position, part in enumerate(rule.parts[:_PART_SLOTS])
+            )
+
+    @property
+    def prefilter(self) -> str:
+        """Which prefilter selects the alternatives to search: "re2" or "index"."""
+        return "re2" if self._re2 is not None else "index"
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -256,21 +278,39 @@ class RuleSet:
     def match(
         self,
         lowered: str,
-        words: Words,
         code: int | None,
         enhanced: EnhancedCode | None,
         stage: str | None,
+        words: Words | None = None,
     ) -> RuleMatch | None:
         """The highest-ranked rule whose conditions hold and whose pattern matches.
 
-        ``words`` are the reply's words (:func:`words_of`). A part is searched
-        only if the words it requires are there: set tests instead of regex
-        scans. (This loop is the hot path of classification, hence its style.)
+        The prefilter names the alternatives that can match; each is confirmed
+        with its Python pattern, best rule first. With the word index, an
+        alternative is searched only if the reply's ``words`` (from
+        :func:`words_of`, computed here when not given) include those it needs.
+        (This loop is the hot path of classification, hence its style.)
         """
         rules = self.rules
         parts = self._parts
         conditional = self._conditional
         passed = refused = -1
+        if self._re2 is not None:
+            for number in self._re2.candidates(lowered):
+                pattern, _need, _any_of, rank = parts[number]
+                if rank == refused:
+                    continue
+                if rank != passed and conditional[rank]:
+                    if not rules[rank].applies(code, enhanced, stage):
+                        refused = rank
+                        continue
+                    passed = rank
+                m = pattern.search(lowered)
+                if m is not None:
+                    return RuleMatch(rules[rank], m.span())
+            return None
+        if words is None:
+            words = words_of(lowered)
         for number in self.candidates(words):
             pattern, need, any_of, rank = parts[number]
             if rank == refused:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from smtpcodes.prefilter import re2_available, widen_for_re2
 from smtpcodes.rules import (
     RuleSet,
     _literal_first,
@@ -15,6 +16,14 @@ from smtpcodes.rules import (
     trigger_words,
     words_of,
 )
+
+
+@pytest.fixture(params=["index", "re2"])
+def prefilter(request: pytest.FixtureRequest) -> str:
+    """Both prefilters: the pure-Python word index and RE2 (when installed)."""
+    if request.param == "re2" and not re2_available():
+        pytest.skip("google-re2 is not installed")
+    return str(request.param)
 
 
 def rule(match: str, rule_id: str = "t.rule", **extra: object) -> object:
@@ -84,32 +93,32 @@ class TestDerivation:
 
 
 class TestMatching:
-    def test_rule_fires_only_with_its_words(self) -> None:
+    def test_rule_fires_only_with_its_words(self, prefilter: str) -> None:
         """A rule is tried when its words occur and the highest priority wins."""
         low = rule(r"\bmailbox (?:is )?full\b", "t.low")
         high = rule(r"\bmailbox (?:is )?full\b", "t.high", priority=5)
-        rules = RuleSet([low, high])  # type: ignore[list-item]
+        rules = RuleSet([low, high], prefilter=prefilter)  # type: ignore[list-item]
         text = "sorry, mailbox is full"
-        found = rules.match(text, words_of(text), 552, None, None)
+        found = rules.match(text, 552, None, None, words_of(text))
         assert found is not None
         assert found.rule.id == "t.high"
-        assert rules.match("nothing here", words_of("nothing here"), 552, None, None) is None
+        assert rules.match("nothing here", 552, None, None, words_of("nothing here")) is None
 
-    def test_conditions(self) -> None:
+    def test_conditions(self, prefilter: str) -> None:
         """when: codes and stage restrict a rule."""
         r = rule(r"\btoo many\b", when={"codes": ["4xx"], "stage": ["RCPT"]})
-        rules = RuleSet([r])  # type: ignore[list-item]
+        rules = RuleSet([r], prefilter=prefilter)  # type: ignore[list-item]
         words = words_of("too many")
-        assert rules.match("too many", words, 452, None, "RCPT") is not None
-        assert rules.match("too many", words, 552, None, "RCPT") is None
-        assert rules.match("too many", words, 452, None, "DATA") is None
+        assert rules.match("too many", 452, None, "RCPT", words) is not None
+        assert rules.match("too many", 552, None, "RCPT", words) is None
+        assert rules.match("too many", 452, None, "DATA", words) is None
 
-    def test_alternative_without_words_is_still_found(self) -> None:
+    def test_alternative_without_words_is_still_found(self, prefilter: str) -> None:
         """An alternative whose words cannot be derived is searched on every candidate."""
         r = rule(r"\bover ?quota\b|\bmailbox full\b", words=["overquota", "over"])
-        rules = RuleSet([r])  # type: ignore[list-item]
+        rules = RuleSet([r], prefilter=prefilter)  # type: ignore[list-item]
         for text in ("user overquota", "user over quota", "mailbox full"):
-            assert rules.match(text, words_of(text), 552, None, None) is not None, text
+            assert rules.match(text, 552, None, None, words_of(text)) is not None, text
 
     def test_words_of_matches_regex_tokens(self) -> None:
         """words_of gives the same runs as [a-z0-9]+, as bytes."""
@@ -117,14 +126,50 @@ class TestMatching:
         assert words_of(text) == {w.encode() for w in re.findall("[a-z0-9]+", text)}
 
 
-def test_unless_excludes_codes() -> None:
+def test_unless_excludes_codes(prefilter: str) -> None:
     """unless: a rule does not claim replies whose enhanced code or class it excludes."""
     r = rule(r"\bdoes not exist\b", unless={"enhanced": ["X.1.7", "X.1.8"], "codes": ["4xx"]})
-    rules = RuleSet([r])  # type: ignore[list-item]
+    rules = RuleSet([r], prefilter=prefilter)  # type: ignore[list-item]
     text = "domain does not exist"
     words = words_of(text)
     from smtpcodes import EnhancedCode
 
-    assert rules.match(text, words, 550, EnhancedCode(5, 1, 1), None) is not None
-    assert rules.match(text, words, 553, EnhancedCode(5, 1, 8), None) is None
-    assert rules.match(text, words, 450, None, None) is None
+    assert rules.match(text, 550, EnhancedCode(5, 1, 1), None, words) is not None
+    assert rules.match(text, 553, EnhancedCode(5, 1, 8), None, words) is None
+    assert rules.match(text, 450, None, None, words) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "widened"),
+    [
+        (r"\buser\s+unknown\b", r"\buser[\s\p{Z}\x{1c}-\x{1f}\x{85}]+unknown\b"),
+        (r"[\s-]x", r"[\s\p{Z}\x{1c}-\x{1f}\x{85}-]x"),
+        (r"\S+\d", r"\S+[\d\p{Nd}]"),
+        (r"a(?<!b)c", None),
+        (r"(a)\1", None),
+    ],
+)
+def test_widen_for_re2(pattern: str, widened: str | None) -> None:
+    """Unicode classes are widened for RE2; syntax RE2 lacks gives None."""
+    assert widen_for_re2(pattern) == widened
+
+
+@pytest.mark.skipif(not re2_available(), reason="google-re2 is not installed")
+def test_both_prefilters_decide_alike_on_every_example() -> None:
+    """RE2 and the word index pick the same rule for every rule example and corpus-like text."""
+    from smtpcodes import Tables, parse_reply
+
+    tables = Tables.default()
+    index = RuleSet(tables.rules.rules, prefilter="index")
+    fast = RuleSet(tables.rules.rules, prefilter="re2")
+    texts = [str(ex["reply"]) for r in tables.rules.rules for ex in r.examples]
+    assert len(texts) > 200
+    for raw in texts:
+        try:
+            reply = parse_reply(raw)
+            lowered, code, enh = reply.text.lower(), reply.code, reply.enhanced
+        except ValueError:
+            lowered, code, enh = raw.lower(), None, None
+        a = index.match(lowered, code, enh, None)
+        b = fast.match(lowered, code, enh, None)
+        assert (a.rule.id if a else None) == (b.rule.id if b else None), raw

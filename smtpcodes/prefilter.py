@@ -1,0 +1,132 @@
+"""A one-pass prefilter over all rule alternatives, built on RE2 when it is installed.
+
+RE2 (the ``google-re2`` package) matches a whole set of patterns against a text
+in one linear pass and reports which of them match. The classifier uses that as
+a *prefilter*: every alternative of every rule is added to one RE2 set, in a form
+that matches at least wherever Python's ``re`` would; the alternatives RE2 reports
+are then confirmed, best rule first, with Python's own compiled pattern. So the
+verdict is always Python's; RE2 only spares the searches that cannot succeed.
+
+An alternative RE2 cannot compile (look-behind, back-references) is represented
+in the set by its rarest required words instead, and one with no such words is
+confirmed on every reply. Without RE2 the rule index of :mod:`smtpcodes.rules`
+does the prefiltering on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["Re2Prefilter", "re2_available", "widen_for_re2"]
+
+try:
+    import re2 as _re2
+except ImportError:  # pragma: no cover - exercised where google-re2 is missing
+    _re2 = None
+
+# Python's \s, \w and \d match Unicode; RE2's match ASCII only. Each is widened so
+# that RE2 matches a superset of what Python matches (Python confirms anyway).
+_SPACE = r"\s\p{Z}\x{1c}-\x{1f}\x{85}"
+_WORD = r"\w\p{L}\p{N}\p{M}"
+_DIGIT = r"\d\p{Nd}"
+_WIDEN = {"s": _SPACE, "w": _WORD, "d": _DIGIT}
+# Syntax RE2 does not have: look-around, back-references, atomic groups,
+# conditionals, Python's named back-reference.
+_UNSUPPORTED = re.compile(r"\(\?<[=!]|\(\?[=!>(]|\\[1-9]|\(\?P=")
+
+
+def re2_available() -> bool:
+    """Whether the ``google-re2`` package can be imported here."""
+    return _re2 is not None
+
+
+def widen_for_re2(source: str) -> str | None:
+    """The pattern rewritten for RE2 so that it matches at least what ``re`` matches.
+
+    Returns None when the pattern uses syntax RE2 lacks.
+    """
+    if _UNSUPPORTED.search(source):
+        return None
+    out: list[str] = []
+    i = 0
+    in_class = False
+    n = len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = source[i + 1]
+            if nxt in _WIDEN:
+                out.append(_WIDEN[nxt] if in_class else f"[{_WIDEN[nxt]}]")
+            else:
+                out.append(source[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+            i += 1
+            # A "]" right after "[" or "[^" is a literal.
+            for lead in ("^]", "]", "^"):
+                if source.startswith(lead, i):
+                    out.append(lead)
+                    i += len(lead)
+                    break
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+class Re2Prefilter:
+    """An RE2 set over numbered alternatives; :meth:`candidates` lists those that may match.
+
+    ``entries`` are ``(number, source, fallback_words)``: the alternative's Python
+    pattern text and the words to stand in for it when RE2 cannot take it.
+    """
+
+    def __init__(self, entries: Iterable[tuple[int, str, frozenset[str]]]) -> None:
+        if _re2 is None:
+            msg = "the google-re2 package is not installed"
+            raise RuntimeError(msg)
+        options = _re2.Options()
+        options.log_errors = False
+        options.max_mem = 256 << 20
+        self._set: Any = _re2.Set.SearchSet(options)
+        numbers: list[int] = []
+        always: list[int] = []
+        self.exact = 0
+        for number, source, words in entries:
+            widened = widen_for_re2(source)
+            if widened is not None and self._add(widened):
+                numbers.append(number)
+                self.exact += 1
+            elif words and self._add("|".join(sorted(words))):
+                numbers.append(number)
+            else:
+                always.append(number)
+        if numbers:
+            self._set.Compile()
+        self._numbers = tuple(numbers)
+        self.always = tuple(always)
+
+    def _add(self, pattern: str) -> bool:
+        try:
+            self._set.Add(pattern)
+        except Exception:  # RE2 raises its own error type (re2._re2.Error)
+            return False
+        return True
+
+    def candidates(self, lowered: str) -> list[int]:
+        """Numbers of the alternatives that may match ``lowered``, lowest first."""
+        numbers = self._numbers
+        # Match returns None, not an empty list, when nothing matches.
+        found = [numbers[i] for i in self._set.Match(lowered) or ()] if numbers else []
+        if self.always:
+            found.extend(self.always)
+        found.sort()
+        return found
