@@ -83,6 +83,8 @@ class Classifier:
 
     def __init__(self, tables: Tables, *, cache_size: int = 8192) -> None:
         self.tables = tables
+        # With the RE2 prefilter the reply's words are not needed (see rules.py).
+        self._prefiltered = tables.rules.prefilter == "re2"
         self._cached: Callable[[str | bytes, str | None], Verdict] = functools.lru_cache(
             maxsize=cache_size
         )(self._classify_raw)
@@ -139,7 +141,7 @@ class Classifier:
         lowered = reply.text.lower()
         rules = tables.rules
         # The RE2 prefilter reads the text itself; the word index needs its words.
-        words = None if rules.prefilter == "re2" else words_of(lowered)
+        words = None if self._prefiltered else words_of(lowered)
         found = rules.match(lowered, code, enhanced, stage, words)
         if found is not None:
             rule = found.rule
@@ -225,7 +227,7 @@ class Classifier:
         tables = self.tables
         lowered = text.lower()
         rules = tables.rules
-        words = None if rules.prefilter == "re2" else words_of(lowered)
+        words = None if self._prefiltered else words_of(lowered)
         stage = stage or find_stage(text)
         enhanced = find_enhanced_code(text)
         by_enhanced = _OUTCOME_BY_CLASS.get(enhanced.class_) if enhanced else None

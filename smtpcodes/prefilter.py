@@ -125,7 +125,9 @@ class Re2Prefilter:
         """Numbers of the alternatives that may match ``lowered``, lowest first."""
         numbers = self._numbers
         # Match returns None, not an empty list, when nothing matches.
-        found = [numbers[i] for i in self._set.Match(lowered) or ()] if numbers else []
+        # Encoded here, not by the wrapper: a lone surrogate must not raise.
+        data = lowered.encode("utf-8", "surrogatepass")
+        found = [numbers[i] for i in self._set.Match(data) or ()] if numbers else []
         if self.always:
             found.extend(self.always)
         found.sort()

@@ -316,13 +316,14 @@ def _build(
     stage = find_stage(text)
     if stage is not None:
         message = _IN_REPLY_TO.sub("", message).strip()
+    # Positional arguments: this runs once per reply, and keywords cost more.
     return Reply(
-        code=code,
-        enhanced=enhanced,
-        text=message,
-        lines=tuple(kept),
-        enhanced_mismatch=enhanced is not None and enhanced.class_ != code // 100,
-        stage=stage,
-        remote_host=remote_host,
-        truncated=truncated,
+        code,
+        enhanced,
+        message,
+        tuple(kept),
+        enhanced is not None and enhanced.class_ != code // 100,
+        stage,
+        remote_host,
+        truncated,
     )
