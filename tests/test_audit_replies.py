@@ -10,6 +10,7 @@ own examples by ``tests/test_rule_examples.py``, like every shipped rule.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,55 @@ def test_audit_agreement_meets_the_bars() -> None:
         print(f"  miss {miss}")
     failing = {f: f"{share[f]:.1%} < {bar:.0%}" for f, bar in BARS.items() if share[f] < bar}
     assert not failing, f"below the bar: {failing}; misses: {misses}"
+
+
+_REPLY_START = re.compile(r"(\d{3})[ -](\d\.\d{1,3}\.\d{1,3} )?(.*)", re.DOTALL)
+
+
+def _as_multiline(reply: str) -> str | None:
+    """A one-line reply re-sent as a multi-line reply of short lines, as servers wrap them."""
+    m = _REPLY_START.fullmatch(reply)
+    if m is None or "\n" in reply:
+        return None
+    code, enhanced, text = m[1], m[2] or "", m[3]
+    lines = [" ".join(text.split()[i : i + 6]) for i in range(0, len(text.split()), 6)]
+    if len(lines) < 2:
+        return None
+    last = len(lines) - 1
+    return "\n".join(
+        f"{code}{'-' if i < last else ' '}{enhanced}{line}" for i, line in enumerate(lines)
+    )
+
+
+def _as_postfix_log(reply: str) -> str | None:
+    """The reply as Postfix logs and bounces it: host prefix, lines joined, stage suffix."""
+    if _REPLY_START.match(reply) is None:
+        return None
+    joined = " ".join(reply.split("\n"))
+    return f"host mx.example.com[192.0.2.1] said: {joined} (in reply to RCPT TO command)"
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "bar"),
+    [(_as_multiline, 0.99), (_as_postfix_log, 0.97)],
+    ids=["multiline", "postfix-log"],
+)
+def test_verdict_survives_how_logs_wrap_a_reply(wrapper: Any, bar: float) -> None:
+    """Category and outcome stay the same when a reply is wrapped into lines or into a log line."""
+    checked = 0
+    changed: list[str] = []
+    for row in _rows():
+        wrapped = wrapper(row["reply"])
+        if wrapped is None:
+            continue
+        checked += 1
+        plain, other = _got(row["reply"]), _got(wrapped)
+        if (plain["category"], plain["outcome"]) != (other["category"], other["outcome"]):
+            changed.append(f"{row['id']}: {plain['category']} -> {other['category']}")
+    assert checked > 100, "too few replies to wrap"
+    kept = 1 - len(changed) / checked
+    print(f"\n{wrapper.__name__}: {kept:.1%} of {checked} replies keep their verdict")
+    assert kept >= bar, changed
 
 
 def test_audit_rows_are_well_formed_and_unique() -> None:
