@@ -142,7 +142,13 @@ class Classifier:
         rules = tables.rules
         # The RE2 prefilter reads the text itself; the word index needs its words.
         words = None if self._prefiltered else words_of(lowered)
-        found = rules.match(lowered, code, enhanced, stage, words)
+        # A 2xx/3xx reply was accepted, whatever its text says ("250 ok
+        # (greylisting passed)"): text rules speak of failures.
+        found = (
+            None
+            if outcome is Outcome.SUCCESS
+            else rules.match(lowered, code, enhanced, stage, words)
+        )
         if found is not None:
             rule = found.rule
             retry_after, action = rule.retry_after, rule.action

@@ -213,3 +213,29 @@ class TestGenericEnhancedDefersToBasic:
     def test_exchange_535_573_is_auth_failed(self) -> None:
         """Exchange's '535 5.7.3 Authentication unsuccessful' pair is auth_failed."""
         assert classify("535 5.7.3 Authentication unsuccessful").category is Category.AUTH_FAILED
+
+
+class TestSuccessAndPairs:
+    def test_success_text_never_turns_into_a_failure(self) -> None:
+        """A 2xx reply is delivered whatever its text mentions."""
+        for text in (
+            "250 2.0.0 Ok: queued (greylisting passed)",
+            "250 ok spam score 0.1",
+            "251 user not local; will forward",
+        ):
+            v = classify(text)
+            assert (v.outcome, v.category) == (Outcome.SUCCESS, Category.DELIVERED), text
+
+    @pytest.mark.parametrize(
+        ("reply", "category"),
+        [
+            ("550 5.1.10", Category.MAILBOX_UNKNOWN),
+            ("550 5.4.5", Category.QUOTA_EXCEEDED),
+            ("554 5.7.9", Category.POLICY),
+            ("504 5.7.4", Category.PROTOCOL_ERROR),
+            ("556 5.1.10", Category.DOMAIN_INVALID),
+        ],
+    )
+    def test_provider_pairs(self, reply: str, category: Category) -> None:
+        """Bare provider pairs classify by the pair table, not the registry alone."""
+        assert classify(reply).category is category
