@@ -195,15 +195,17 @@ class Classifier:
             entry = lookup_enhanced(tables, enhanced)
             if entry is not None and entry.category is not Category.UNKNOWN:
                 # An enhanced code that only says "other" about its subject
-                # (X.Y.0) defers to a basic code that says more: "530 5.7.0" is
-                # auth_required (RFC 4954), not a generic policy refusal.
-                generic = enhanced.detail == 0
-                if not (
-                    generic
+                # (X.Y.0) defers to a basic code that says more within that
+                # subject: "534 5.7.0" is auth_failed (RFC 4954), while
+                # "552 5.7.0" stays a policy refusal, not a full mailbox.
+                if (
+                    enhanced.detail == 0
                     and basic is not None
-                    and (basic.category is not Category.UNKNOWN or (stage and stage in basic.stage))
+                    and basic.category_for(_OUTCOME_BY_CLASS.get(code // 100, Outcome.UNKNOWN), stage)
+                    in tables.subject_categories.get(enhanced.subject, ())
                 ):
-                    return entry
+                    return basic
+                return entry
         return basic
 
     def _from_entry(

@@ -268,6 +268,8 @@ class Tables:
     rules: RuleSet
     providers: Mapping[str, tuple[Mapping[str, Any], str]]
     sources: tuple[str, ...]
+    subject_categories: Mapping[int, frozenset[Category]] = attrs.field(factory=dict)
+    """For each enhanced-code subject (X.7), the categories its registry entries use."""
 
     @classmethod
     @functools.cache
@@ -387,8 +389,16 @@ class Tables:
                     lambda e=entry, o=order, src=origin: compile_rule(e, o, src.split("\0")[0]),
                 )
             )
+        by_subject: dict[int, set[Category]] = {}
+        for key, code_entry in enhanced.items():
+            subject = int(key.split(".")[1])
+            found = by_subject.setdefault(subject, set())
+            found.add(code_entry.category)
+            if code_entry.transient_category is not None:
+                found.add(code_entry.transient_category)
         return attrs.evolve(
             self,
+            subject_categories={k: frozenset(v) for k, v in by_subject.items()},
             basic=basic,
             enhanced=enhanced,
             pairs=pairs,

@@ -239,3 +239,10 @@ class TestSuccessAndPairs:
     def test_provider_pairs(self, reply: str, category: Category) -> None:
         """Bare provider pairs classify by the pair table, not the registry alone."""
         assert classify(reply).category is category
+
+
+def test_generic_enhanced_code_defers_only_within_its_subject() -> None:
+    """X.Y.0 defers to the basic code only when both speak of the same subject."""
+    assert classify("534 5.7.0 nope").category is Category.AUTH_FAILED  # 534: auth, subject 7
+    assert classify("552 5.7.0 nope").category is Category.POLICY  # 552: storage, not subject 7
+    assert classify("552 5.2.0 nope").category is Category.MAILBOX_FULL  # 552 within subject 2
