@@ -198,13 +198,11 @@ class Classifier:
                 # (X.Y.0) defers to a basic code that says more within that
                 # subject: "534 5.7.0" is auth_failed (RFC 4954), while
                 # "552 5.7.0" stays a policy refusal, not a full mailbox.
-                if (
-                    enhanced.detail == 0
-                    and basic is not None
-                    and basic.category_for(_OUTCOME_BY_CLASS.get(code // 100, Outcome.UNKNOWN), stage)
-                    in tables.subject_categories.get(enhanced.subject, ())
-                ):
-                    return basic
+                if enhanced.detail == 0 and basic is not None:
+                    outcome = _OUTCOME_BY_CLASS.get(code // 100, Outcome.UNKNOWN)
+                    within = tables.subject_categories.get(enhanced.subject, ())
+                    if basic.category_for(outcome, stage) in within:
+                        return basic
                 return entry
         return basic
 
