@@ -128,13 +128,20 @@ def _as_postfix_log(reply: str) -> str | None:
     return f"host mx.example.com[192.0.2.1] said: {joined} (in reply to RCPT TO command)"
 
 
+def _first_line_only(reply: str) -> str | None:
+    """A multi-line reply cut to its first line, as Sendmail DSNs often keep it."""
+    return reply.split("\n", 1)[0] if "\n" in reply else None
+
+
+# The first line alone of some replies says too little ("Our system has detected
+# that this message is"), hence the lower bar for it.
 @pytest.mark.parametrize(
-    ("wrapper", "bar"),
-    [(_as_multiline, 0.99), (_as_postfix_log, 0.97)],
-    ids=["multiline", "postfix-log"],
+    ("wrapper", "bar", "least"),
+    [(_as_multiline, 0.99, 100), (_as_postfix_log, 0.97, 100), (_first_line_only, 0.85, 20)],
+    ids=["multiline", "postfix-log", "first-line"],
 )
-def test_verdict_survives_how_logs_wrap_a_reply(wrapper: Any, bar: float) -> None:
-    """Category and outcome stay the same when a reply is wrapped into lines or into a log line."""
+def test_verdict_survives_how_logs_wrap_a_reply(wrapper: Any, bar: float, least: int) -> None:
+    """Category and outcome stay the same when a reply is wrapped into lines, a log line or cut."""
     checked = 0
     changed: list[str] = []
     for row in _rows():
@@ -145,7 +152,7 @@ def test_verdict_survives_how_logs_wrap_a_reply(wrapper: Any, bar: float) -> Non
         plain, other = _got(row["reply"]), _got(wrapped)
         if (plain["category"], plain["outcome"]) != (other["category"], other["outcome"]):
             changed.append(f"{row['id']}: {plain['category']} -> {other['category']}")
-    assert checked > 100, "too few replies to wrap"
+    assert checked >= least, "too few replies to wrap"
     kept = 1 - len(changed) / checked
     print(f"\n{wrapper.__name__}: {kept:.1%} of {checked} replies keep their verdict")
     assert kept >= bar, changed
