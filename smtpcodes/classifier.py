@@ -279,14 +279,14 @@ class Classifier:
         success = outcome is Outcome.SUCCESS
         if retry is None:
             retry = policy.retry_for(outcome)
-        if retry and find_no_retry_hint(lowered, words):
+        if retry and find_no_retry_hint(lowered):
             retry = False
         if suppress is None:
             suppress = False if success else policy.suppress_for(outcome)
         window = None
         if retry:
             window = (
-                find_retry_hint(lowered, words) or retry_after or policy.retry_after or _NO_WAIT
+                find_retry_hint(lowered) or retry_after or policy.retry_after or _NO_WAIT
             )
         return Verdict(
             outcome,

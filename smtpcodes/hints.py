@@ -2,6 +2,9 @@
 
 A reply's own hint beats the table's window (spec: "A reply's own hint ... beats
 the table"); "Retrying will NOT succeed" turns retry off whatever the class says.
+
+Every reply passes through here and almost none carries a hint, so cheap
+substring tests come first and the patterns run only where they can match.
 """
 
 from __future__ import annotations
@@ -32,42 +35,38 @@ _UNITS = {
     "day": 86400,
     "days": 86400,
 }
-_UNIT = r"(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|s|m|h|d)\b"
-_NUMBER = r"(\d{1,6})(?:\s?(?:-|to|or)\s?(\d{1,6}))?"
 # "try again in 10 minutes", "retry after 300 seconds", "please wait 5 min",
 # "resend ... in 1 hour", "come back in 15-30 minutes". Bounded gaps only.
 _HINT = re.compile(
-    r"\b(?:try(?: again)?|retry|resend|re-?send|wait|come back|deferred for|blocked for|"
+    r"\b(?:try(?: again)?|retry|resend|re-send|wait|come back|deferred for|blocked for|"
     r"temporarily (?:blocked|deferred|rate limited) for)"
-    r"[^.;\d]{0,30}?\b(?:in|after|for|within)?\s?" + _NUMBER + r"\s?" + _UNIT,
+    r"[^.;\d]{0,30}?\b(?:in|after|for|within)? ?"
+    r"(\d{1,6})(?: ?(?:-|to|or) ?(\d{1,6}))? ?"
+    r"(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|s|m|h|d)\b"
 )
-_RETRY_AFTER = re.compile(r"\bretry-after:?\s?(\d{1,6})\b")
+_RETRY_AFTER = re.compile(r"\bretry-after:? ?(\d{1,6})\b")
 _NO_RETRY = re.compile(
     r"\b(?:retrying will not succeed|do not (?:retry|resend|try again)|don'?t (?:retry|resend)|"
     r"will not be retried|not be delivered, do not retry|no further (?:delivery )?attempts?|"
     r"permanent(?:ly)? (?:failure|rejected)[^.]{0,20} do not retry)"
 )
-# Words without which no hint pattern can match: a set test spares the regexes.
-_HINT_WORDS = frozenset({b"try", b"retry", b"wait", b"resend", b"send", b"re", b"back", b"for"})
-_NO_RETRY_WORDS = frozenset({b"not", b"don", b"dont", b"no"})
-# The same gate as substrings, for callers that have not split the text into words.
-_HINT_GATES = ("try", "send", "wait", "come back", "deferred for", "blocked for", "limited for")
 
 
-def find_retry_hint(lowered: str, words: set[bytes] | None = None) -> RetryWindow | None:
-    """A retry window the (lower-cased) text itself asks for, if any.
-
-    ``words`` (the text's words from :func:`smtpcodes.rules.words_of`, if
-    already known) lets the common case skip the patterns.
-    """
-    if words is not None:
-        if words.isdisjoint(_HINT_WORDS):
-            return None
-    elif not any(gate in lowered for gate in _HINT_GATES):
+def find_retry_hint(lowered: str) -> RetryWindow | None:
+    """A retry window the (lower-cased) text itself asks for, if any."""
+    if "retry-after" in lowered:
+        m = _RETRY_AFTER.search(lowered)
+        if m is not None:
+            return RetryWindow.seconds(int(m[1]))
+    # Each alternative of _HINT contains one of these substrings.
+    if not (
+        "try" in lowered
+        or "wait" in lowered
+        or "send" in lowered
+        or "come back" in lowered
+        or "ed for" in lowered
+    ):
         return None
-    m = _RETRY_AFTER.search(lowered)
-    if m is not None:
-        return RetryWindow.seconds(int(m[1]))
     m = _HINT.search(lowered)
     if m is None:
         return None
@@ -79,16 +78,10 @@ def find_retry_hint(lowered: str, words: set[bytes] | None = None) -> RetryWindo
     return RetryWindow.seconds(low, high)
 
 
-def find_no_retry_hint(lowered: str, words: set[bytes] | None = None) -> bool:
+def find_no_retry_hint(lowered: str) -> bool:
     """Whether the (lower-cased) text says a resend will not help."""
-    if words is not None:
-        if words.isdisjoint(_NO_RETRY_WORDS):
-            return False
-    elif (
-        "not" not in lowered
-        and "n't" not in lowered
-        and "dont" not in lowered
-        and "no further" not in lowered
+    if not (
+        "retr" in lowered or "resend" in lowered or "try again" in lowered or "further" in lowered
     ):
         return False
     return _NO_RETRY.search(lowered) is not None

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["Re2Prefilter", "re2_available", "widen_for_re2"]
+__all__ = ["Re2Prefilter", "has_lookaround", "re2_available", "widen_for_re2"]
 
 try:
     import re2 as _re2
@@ -32,9 +32,12 @@ _SPACE = r"\s\p{Z}\x{1c}-\x{1f}\x{85}"
 _WORD = r"\w\p{L}\p{N}\p{M}"
 _DIGIT = r"\d\p{Nd}"
 _WIDEN = {"s": _SPACE, "w": _WORD, "d": _DIGIT}
-# Syntax RE2 does not have: look-around, back-references, atomic groups,
-# conditionals, Python's named back-reference.
-_UNSUPPORTED = re.compile(r"\(\?<[=!]|\(\?[=!>(]|\\[1-9]|\(\?P=")
+# Syntax RE2 does not have and that cannot be widened away: back-references,
+# atomic groups, conditionals, Python's named back-reference.
+_UNSUPPORTED = re.compile(r"\(\?[>(]|\\[1-9]|\(\?P=")
+# A look-around only restricts where a pattern matches: without it the pattern
+# matches a superset, which is all a prefilter needs.
+_LOOKAROUND = re.compile(r"\(\?<?[=!]")
 
 
 def re2_available() -> bool:
@@ -45,7 +48,8 @@ def re2_available() -> bool:
 def widen_for_re2(source: str) -> str | None:
     """The pattern rewritten for RE2 so that it matches at least what ``re`` matches.
 
-    Returns None when the pattern uses syntax RE2 lacks.
+    Returns None when the pattern uses syntax RE2 lacks and that cannot be
+    widened away (back-references, atomic groups).
     """
     if _UNSUPPORTED.search(source):
         return None
@@ -77,9 +81,46 @@ def widen_for_re2(source: str) -> str | None:
                     i += len(lead)
                     break
             continue
+        elif ch == "(" and _LOOKAROUND.match(source, i):
+            i = _group_end(source, i)
+            continue
         out.append(ch)
         i += 1
     return "".join(out)
+
+
+def has_lookaround(source: str) -> bool:
+    """Whether the pattern has a look-around (so its RE2 form is only a superset)."""
+    return _LOOKAROUND.search(source) is not None
+
+
+def _group_end(source: str, start: int) -> int:
+    """The index just after the group that opens at ``start``."""
+    depth = 0
+    i = start
+    in_class = False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            if source.startswith("]", i + 1):
+                i += 1
+            elif source.startswith("^]", i + 1):
+                i += 2
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return len(source)
 
 
 class Re2Prefilter:
@@ -87,6 +128,8 @@ class Re2Prefilter:
 
     ``entries`` are ``(number, source, fallback_words)``: the alternative's Python
     pattern text and the words to stand in for it when RE2 cannot take it.
+    :attr:`exact_numbers` holds the alternatives RE2 runs in full; on ASCII text
+    RE2's answer for them is Python's (both read ``\\b``, ``\\w``, ``\\s`` alike there).
     """
 
     def __init__(self, entries: Iterable[tuple[int, str, frozenset[str]]]) -> None:
@@ -99,12 +142,13 @@ class Re2Prefilter:
         self._set: Any = _re2.Set.SearchSet(options)
         numbers: list[int] = []
         always: list[int] = []
-        self.exact = 0
+        exact: set[int] = set()
         for number, source, words in entries:
             widened = widen_for_re2(source)
             if widened is not None and self._add(widened):
                 numbers.append(number)
-                self.exact += 1
+                if not has_lookaround(source):
+                    exact.add(number)
             elif words and self._add("|".join(sorted(words))):
                 numbers.append(number)
             else:
@@ -113,6 +157,8 @@ class Re2Prefilter:
             self._set.Compile()
         self._numbers = tuple(numbers)
         self.always = tuple(always)
+        self.exact_numbers = frozenset(exact)
+        self.exact = len(exact)
 
     def _add(self, pattern: str) -> bool:
         try:

@@ -193,7 +193,8 @@ class RuleMatch:
     """A rule that matched, and where."""
 
     rule: Rule
-    span: tuple[int, int]
+    span: tuple[int, int] | None
+    """Where the pattern matched; None when the RE2 prefilter's match was decisive."""
 
 
 class RuleSet:
@@ -250,7 +251,7 @@ class RuleSet:
             self._re2 = Re2Prefilter(
                 (
                     rank * _PART_SLOTS + position,
-                    part.source,
+                    ("(?i)" + part.source) if part.pattern.flags & re.IGNORECASE else part.source,
                     frozenset(w.decode() for w in part.index_words(frequency)),
                 )
                 for rank, rule in enumerate(self.rules)
@@ -296,6 +297,9 @@ class RuleSet:
         conditional = self._conditional
         passed = refused = -1
         if self._re2 is not None:
+            # On ASCII text RE2 already gave Python's answer for the parts it runs
+            # in full; other parts (and non-ASCII text) are confirmed by re.
+            trusted = self._re2.exact_numbers if lowered.isascii() else frozenset()
             for number in self._re2.candidates(lowered):
                 pattern, _need, _any_of, rank = parts[number]
                 if rank == refused:
@@ -305,6 +309,8 @@ class RuleSet:
                         refused = rank
                         continue
                     passed = rank
+                if number in trusted:
+                    return RuleMatch(rules[rank], None)
                 m = pattern.search(lowered)
                 if m is not None:
                     return RuleMatch(rules[rank], m.span())
