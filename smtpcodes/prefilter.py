@@ -155,6 +155,9 @@ class Re2Prefilter:
                 always.append(number)
         if numbers:
             self._set.Compile()
+        # The wrapper's Match re-checks the type and re-encodes; the compiled set
+        # underneath takes bytes directly. Fall back to the wrapper if it changes.
+        self._match = getattr(getattr(self._set, "_set", None), "Match", None) or self._set.Match
         self._numbers = tuple(numbers)
         self.always = tuple(always)
         self.exact_numbers = frozenset(exact)
@@ -173,7 +176,7 @@ class Re2Prefilter:
         # Match returns None, not an empty list, when nothing matches.
         # Encoded here, not by the wrapper: a lone surrogate must not raise.
         data = lowered.encode("utf-8", "surrogatepass")
-        found = [numbers[i] for i in self._set.Match(data) or ()] if numbers else []
+        found = [numbers[i] for i in self._match(data) or ()] if numbers else []
         if self.always:
             found.extend(self.always)
         found.sort()

@@ -166,11 +166,13 @@ def _enhanced(class_: str, subject: str, detail: str) -> EnhancedCode:
 
 
 def _decode(raw: object) -> tuple[str, bool]:
-    if isinstance(raw, bytes | bytearray | memoryview):
+    if type(raw) is str:
+        text = raw
+    elif isinstance(raw, (bytes, bytearray, memoryview)):  # a tuple: faster than a union here
         data = bytes(raw[: MAX_REPLY_CHARS * 4])
         text = data.decode("utf-8", errors="replace")
     elif isinstance(raw, str):
-        text = raw
+        text = str(raw)
     else:
         msg = f"a reply must be str or bytes, not {type(raw).__name__}"
         raise TypeError(msg)
