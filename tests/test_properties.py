@@ -64,3 +64,13 @@ def test_pathological_runs(unit: str, count: int) -> None:
     """Long runs of digits, dashes, spaces and dots classify (bounded work)."""
     classify("550 " + unit * count)
     classify(unit * count)
+
+
+def test_lone_surrogates_and_a_megabyte() -> None:
+    """Text with lone surrogates, and a 1 MB reply, classify (the RE2 path included)."""
+    assert classify("550 5.1.1 user \ud800 unknown").category is Category.MAILBOX_UNKNOWN
+    assert classify("\udfff greylisted, try again in 5 minutes").category is Category.GREYLISTED
+    huge = classify("550 5.1.1 " + "user unknown " * 80_000)
+    assert huge.reply is not None
+    assert huge.reply.truncated is True
+    assert huge.category is Category.MAILBOX_UNKNOWN
