@@ -141,7 +141,6 @@ class Rule:
     category: Category
     order: int
     source: str
-    required: frozenset[str] = frozenset()
     parts: tuple[Part, ...] = ()
     priority: int = 0
     codes: frozenset[int] = frozenset()
@@ -738,7 +737,6 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         comment=comment.strip(),
         pattern=pattern,
         words=words,
-        required=required_words(raw_pattern),
         parts=parts,
         category=category,
         order=order,
