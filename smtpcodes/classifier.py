@@ -285,9 +285,7 @@ class Classifier:
             suppress = False if success else policy.suppress_for(outcome)
         window = None
         if retry:
-            window = (
-                find_retry_hint(lowered) or retry_after or policy.retry_after or _NO_WAIT
-            )
+            window = find_retry_hint(lowered) or retry_after or policy.retry_after or _NO_WAIT
         return Verdict(
             outcome,
             category,
