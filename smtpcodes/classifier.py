@@ -85,6 +85,11 @@ class Classifier:
         self.tables = tables
         # With the RE2 prefilter the reply's words are not needed (see rules.py).
         self._prefiltered = tables.rules.prefilter == "re2"
+        # Categories some code pair prescribes: only a rule of one of these can
+        # inherit a pair's window or action.
+        self._pair_categories = frozenset(
+            c for e in tables.pairs.values() for c in (e.category, e.transient_category) if c
+        )
         self._cached: Callable[[str | bytes, str | None], Verdict] = functools.lru_cache(
             maxsize=cache_size
         )(self._classify_raw)
@@ -116,9 +121,11 @@ class Classifier:
         if stage is not None:
             stage = normalize_stage(stage)
         given: object = reply  # callers without type checking pass anything
+        if type(given) is str or isinstance(given, bytes):
+            return self._cached(given, stage)
         if isinstance(given, Reply):
             return self._classify_reply(given, stage)
-        if isinstance(given, str | bytes):
+        if isinstance(given, str):
             return self._cached(given, stage)
         return _wrong_type(given)
 
@@ -152,7 +159,11 @@ class Classifier:
         if found is not None:
             rule = found.rule
             retry_after, action = rule.retry_after, rule.action
-            if enhanced is not None and (retry_after is None or action is None) and tables.pairs:
+            if (
+                enhanced is not None
+                and (retry_after is None or action is None)
+                and rule.category in self._pair_categories
+            ):
                 # A rule that agrees with a prescribed pair (the seeds' "421 4.7.0:
                 # retry in 5-15 minutes") keeps the pair's window and action.
                 pair = tables.pairs.get((code, str(enhanced)))
