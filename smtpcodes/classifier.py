@@ -85,6 +85,18 @@ class Classifier:
         self.tables = tables
         # With the RE2 prefilter the reply's words are not needed (see rules.py).
         self._prefiltered = tables.rules.prefilter == "re2"
+        self._fields = {
+            (category, outcome): (
+                policy.scope,
+                policy.retry_for(outcome),
+                False if outcome is Outcome.SUCCESS else policy.suppress_for(outcome),
+                policy.retry_after or _NO_WAIT,
+                policy.action,
+                policy.suppress_after,
+            )
+            for category, policy in tables.categories.items()
+            for outcome in Outcome
+        }
         # Categories some code pair prescribes: only a rule of one of these can
         # inherit a pair's window or action.
         self._pair_categories = frozenset(
@@ -176,7 +188,6 @@ class Classifier:
                 reply,
                 rule.id,
                 lowered,
-                words,
                 rule.retry,
                 rule.suppress,
                 retry_after,
@@ -186,13 +197,11 @@ class Classifier:
         if outcome is Outcome.SUCCESS:
             entry = tables.basic.get(code)
             rule_id = entry.id if entry else f"class.{code // 100}xx"
-            return self._finish(Category.DELIVERED, outcome, reply, rule_id, lowered, words)
+            return self._finish(Category.DELIVERED, outcome, reply, rule_id, lowered)
         entry = self._code_entry(code, enhanced, stage)
         if entry is None:
-            return self._finish(
-                Category.UNKNOWN, outcome, reply, f"class.{code // 100}xx", lowered, words
-            )
-        return self._from_entry(entry, outcome, stage, reply, lowered, words)
+            return self._finish(Category.UNKNOWN, outcome, reply, f"class.{code // 100}xx", lowered)
+        return self._from_entry(entry, outcome, stage, reply, lowered)
 
     def _code_entry(
         self, code: int, enhanced: EnhancedCode | None, stage: str | None
@@ -224,7 +233,6 @@ class Classifier:
         stage: str | None,
         reply: Reply | None,
         lowered: str,
-        words: set[bytes] | None,
     ) -> Verdict:
         return self._finish(
             entry.category_for(outcome, stage),
@@ -232,7 +240,6 @@ class Classifier:
             reply,
             entry.id,
             lowered,
-            words,
             entry.retry,
             entry.suppress,
             entry.retry_after,
@@ -258,7 +265,6 @@ class Classifier:
                 None,
                 rule.id,
                 lowered,
-                words,
                 rule.retry,
                 rule.suppress,
                 rule.retry_after,
@@ -268,8 +274,8 @@ class Classifier:
         if enhanced is not None and by_enhanced is not None:
             entry = lookup_enhanced(tables, enhanced)
             if entry is not None:
-                return self._from_entry(entry, by_enhanced, stage, None, lowered, words)
-        return self._finish(Category.UNKNOWN, Outcome.UNKNOWN, None, None, lowered, words)
+                return self._from_entry(entry, by_enhanced, stage, None, lowered)
+        return self._finish(Category.UNKNOWN, Outcome.UNKNOWN, None, None, lowered)
 
     def _finish(
         self,
@@ -278,38 +284,37 @@ class Classifier:
         reply: Reply | None,
         rule_id: str | None,
         lowered: str,
-        words: set[bytes] | None,
         retry: bool | None = None,
         suppress: bool | None = None,
         retry_after: RetryWindow | None = None,
         action: str | None = None,
         delivery_unknown: bool = False,
     ) -> Verdict:
-        # The same derivation as policy.make_verdict, inlined: this is the hot path.
-        policy = self.tables.categories[category]
-        success = outcome is Outcome.SUCCESS
+        # The same derivation as policy.make_verdict, from a table of the policy's
+        # fields per (category, outcome) made once: this is the hot path.
+        scope, p_retry, p_suppress, p_window, p_action, p_after = self._fields[category, outcome]
         if retry is None:
-            retry = policy.retry_for(outcome)
+            retry = p_retry
         if retry and find_no_retry_hint(lowered):
             retry = False
         if suppress is None:
-            suppress = False if success else policy.suppress_for(outcome)
+            suppress = p_suppress
         window = None
         if retry:
-            window = find_retry_hint(lowered) or retry_after or policy.retry_after or _NO_WAIT
+            window = find_retry_hint(lowered) or retry_after or p_window
         return Verdict(
             outcome,
             category,
             retry,
             window,
             suppress,
-            policy.scope,
+            scope,
             delivery_unknown,
             reply,
             rule_id,
-            policy.action if action is None else action,
+            p_action if action is None else action,
             None,
-            policy.suppress_after if not suppress else None,
+            None if suppress else p_after,
         )
 
     def explain(self, code: str) -> list[tuple[str, CodeEntry]]:
