@@ -113,6 +113,13 @@ _ENHANCED_ANY = re.compile(r"(?<![\w.])#?([245])\.(\d{1,3})\.(\d{1,3})(?![\w.]|\
 
 # qmail's trailing form, "(#5.3.4)", anywhere in a reply's text.
 _ENHANCED_HASH = re.compile(r"#([245])\.(\d{1,3})\.(\d{1,3})(?![\w.])")
+# A whole one-line reply: code, optional enhanced code (as _ENHANCED_LEAD), text.
+_ONE_LINE = re.compile(
+    r"[ \t>]{0,8}([2-5][0-9][0-9])(?:[ \t]+"
+    r"(?:[(#]{0,2}([245])\.([0-9]{1,3})\.([0-9]{1,3})\)?(?=[\s:;,)\]]|$)[ \t]*)?"
+    r"(.*)|[ \t]*)$",
+    re.DOTALL,
+)
 # A reply line: the code, then a space, a dash or the end (RFC 5321 §4.2).
 _CODE_LINE = re.compile(r"[ \t>]{0,8}([2-5][0-9][0-9])(?:([ \t-])|$)")
 # Where a reply quoted after noise may start: after "said:", "]:", "replied:", ...
@@ -238,14 +245,10 @@ def parse_reply(raw: str | bytes, /) -> Reply:
     text, truncated = _decode(raw)
     if "\n" not in text and "\r" not in text:
         # Fast path: most replies are one wire line starting with the code.
-        m = _CODE_LINE.match(text)
-        if m is not None and m[2] != "-":
-            body = text[m.end() :].strip()
-            enhanced = None
-            em = _ENHANCED_LEAD.match(body)
-            if em is not None:
-                enhanced = _enhanced(em[1], em[2], em[3])
-                body = body[em.end() :].lstrip()
+        m = _ONE_LINE.match(text)
+        if m is not None:
+            body = m[5].strip() if m[5] else ""
+            enhanced = _enhanced(m[2], m[3], m[4]) if m[2] else None
             return _build(
                 int(m[1]), enhanced, [body] if body else [], [text.strip()], text, None, truncated
             )
