@@ -163,13 +163,12 @@ class Classifier:
         words = None if self._prefiltered else words_of(lowered)
         # A 2xx/3xx reply was accepted, whatever its text says ("250 ok
         # (greylisting passed)"): text rules speak of failures.
-        found = (
+        rule = (
             None
             if outcome is Outcome.SUCCESS
-            else rules.match(lowered, code, enhanced, stage, words)
+            else rules.find(lowered, code, enhanced, stage, words)
         )
-        if found is not None:
-            rule = found.rule
+        if rule is not None:
             retry_after, action = rule.retry_after, rule.action
             if (
                 enhanced is not None
@@ -255,9 +254,8 @@ class Classifier:
         stage = stage or find_stage(text)
         enhanced = find_enhanced_code(text)
         by_enhanced = _OUTCOME_BY_CLASS.get(enhanced.class_) if enhanced else None
-        found = rules.match(lowered, None, enhanced, stage, words)
-        if found is not None:
-            rule = found.rule
+        rule = rules.find(lowered, None, enhanced, stage, words)
+        if rule is not None:
             outcome = rule.override_outcome or rule.outcome or by_enhanced or Outcome.UNKNOWN
             return self._finish(
                 rule.category,

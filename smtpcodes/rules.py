@@ -193,7 +193,8 @@ class RuleMatch:
 
     rule: Rule
     span: tuple[int, int] | None
-    """Where the pattern matched; None when the RE2 prefilter's match was decisive."""
+    """Where the first alternative of the pattern matched (None if only the
+    whole-text prefilter saw it, which can differ for non-ASCII text)."""
 
 
 class RuleSet:
@@ -283,6 +284,24 @@ class RuleSet:
         stage: str | None,
         words: Words | None = None,
     ) -> RuleMatch | None:
+        """The deciding rule (see :meth:`find`) and where its pattern matched."""
+        rule = self.find(lowered, code, enhanced, stage, words)
+        if rule is None:
+            return None
+        for part in rule.parts:
+            m = part.pattern.search(lowered)
+            if m is not None:
+                return RuleMatch(rule, m.span())
+        return RuleMatch(rule, None)
+
+    def find(
+        self,
+        lowered: str,
+        code: int | None,
+        enhanced: EnhancedCode | None,
+        stage: str | None,
+        words: Words | None = None,
+    ) -> Rule | None:
         """The highest-ranked rule whose conditions hold and whose pattern matches.
 
         The prefilter names the alternatives that can match; each is confirmed
@@ -295,11 +314,12 @@ class RuleSet:
         parts = self._parts
         conditional = self._conditional
         passed = refused = -1
-        if self._re2 is not None:
+        prefilter = self._re2
+        if prefilter is not None:
             # On ASCII text RE2 already gave Python's answer for the parts it runs
             # in full; other parts (and non-ASCII text) are confirmed by re.
-            trusted = self._re2.exact_numbers if lowered.isascii() else frozenset()
-            for number in self._re2.candidates(lowered):
+            trusted = prefilter.exact_numbers if lowered.isascii() else frozenset()
+            for number in prefilter.candidates(lowered):
                 pattern, _need, _any_of, rank = parts[number]
                 if rank == refused:
                     continue
@@ -308,11 +328,8 @@ class RuleSet:
                         refused = rank
                         continue
                     passed = rank
-                if number in trusted:
-                    return RuleMatch(rules[rank], None)
-                m = pattern.search(lowered)
-                if m is not None:
-                    return RuleMatch(rules[rank], m.span())
+                if number in trusted or pattern.search(lowered) is not None:
+                    return rules[rank]
             return None
         if words is None:
             words = words_of(lowered)
@@ -335,9 +352,8 @@ class RuleSet:
                     refused = rank
                     continue
                 passed = rank
-            m = pattern.search(lowered)
-            if m is not None:
-                return RuleMatch(rules[rank], m.span())
+            if pattern.search(lowered) is not None:
+                return rules[rank]
         return None
 
 
