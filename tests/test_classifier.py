@@ -246,3 +246,35 @@ def test_generic_enhanced_code_defers_only_within_its_subject() -> None:
     assert classify("534 5.7.0 nope").category is Category.AUTH_FAILED  # 534: auth, subject 7
     assert classify("552 5.7.0 nope").category is Category.POLICY  # 552: storage, not subject 7
     assert classify("552 5.2.0 nope").category is Category.MAILBOX_FULL  # 552 within subject 2
+
+
+class TestCache:
+    def test_repeats_come_from_the_cache_and_it_stays_bounded(self) -> None:
+        """A repeated reply returns the same verdict object; the cache never outgrows its size."""
+        from smtpcodes import Tables
+
+        classifier = Classifier(Tables.default(), cache_size=4)
+        first = classifier.classify("550 5.1.1 nope")
+        assert classifier.classify("550 5.1.1 nope") is first
+        for i in range(20):
+            classifier.classify(f"450 4.7.1 try {i}")
+            assert len(classifier._cache) <= 4
+
+    def test_stage_is_part_of_the_key(self) -> None:
+        """The same text at another stage is classified anew."""
+        from smtpcodes import Tables
+
+        classifier = Classifier(Tables.default())
+        assert classifier.classify("552 too much").category is not Category.TOO_MANY_RECIPIENTS
+        assert (
+            classifier.classify("552 too much", stage="RCPT").category
+            is Category.TOO_MANY_RECIPIENTS
+        )
+
+    def test_no_cache(self) -> None:
+        """cache_size=0 keeps nothing."""
+        from smtpcodes import Tables
+
+        classifier = Classifier(Tables.default(), cache_size=0)
+        classifier.classify("550 5.1.1 nope")
+        assert classifier._cache == {}
