@@ -94,7 +94,8 @@ def main() -> int:
     print(f"parse only (distinct)        {rate_parse:>12,.0f} replies/s")
     print(f"classify, distinct replies   {rate_distinct:>12,.0f} replies/s   (target >= 100,000)")
     print(
-        f"  same, default classifier   {rate_distinct_default:>12,.0f} replies/s   (its cache missing)"
+        f"  same, default classifier   {rate_distinct_default:>12,.0f} replies/s"
+        "   (its cache missing)"
     )
     print(f"classify, repeated (cached)  {rate_cached:>12,.0f} replies/s   (target >= 1,000,000)")
     print(f"smtpcodes.classify, cached   {rate_module:>12,.0f} replies/s")
