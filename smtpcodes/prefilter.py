@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .regex_text import group_end, pieces
+
 __all__ = ["Re2Prefilter", "has_lookaround", "re2_available", "widen_for_re2"]
 
 try:
@@ -54,73 +56,23 @@ def widen_for_re2(source: str) -> str | None:
     if _UNSUPPORTED.search(source):
         return None
     out: list[str] = []
-    i = 0
-    in_class = False
-    n = len(source)
-    while i < n:
-        ch = source[i]
-        if ch == "\\" and i + 1 < n:
-            nxt = source[i + 1]
-            if nxt in _WIDEN:
-                out.append(_WIDEN[nxt] if in_class else f"[{_WIDEN[nxt]}]")
-            else:
-                out.append(source[i : i + 2])
-            i += 2
+    skip_to = -1
+    for index, piece, in_class in pieces(source):
+        if index < skip_to:
             continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-        elif ch == "[":
-            in_class = True
-            out.append(ch)
-            i += 1
-            # A "]" right after "[" or "[^" is a literal.
-            for lead in ("^]", "]", "^"):
-                if source.startswith(lead, i):
-                    out.append(lead)
-                    i += len(lead)
-                    break
-            continue
-        elif ch == "(" and _LOOKAROUND.match(source, i):
-            i = _group_end(source, i)
-            continue
-        out.append(ch)
-        i += 1
+        if piece[0] == "\\" and piece[1:] in _WIDEN:
+            widened = _WIDEN[piece[1:]]
+            out.append(widened if in_class else f"[{widened}]")
+        elif piece == "(" and not in_class and _LOOKAROUND.match(source, index):
+            skip_to = group_end(source, index)
+        else:
+            out.append(piece)
     return "".join(out)
 
 
 def has_lookaround(source: str) -> bool:
     """Whether the pattern has a look-around (so its RE2 form is only a superset)."""
     return _LOOKAROUND.search(source) is not None
-
-
-def _group_end(source: str, start: int) -> int:
-    """The index just after the group that opens at ``start``."""
-    depth = 0
-    i = start
-    in_class = False
-    while i < len(source):
-        ch = source[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-        elif ch == "[":
-            in_class = True
-            if source.startswith("]", i + 1):
-                i += 1
-            elif source.startswith("^]", i + 1):
-                i += 2
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return len(source)
 
 
 class Re2Prefilter:

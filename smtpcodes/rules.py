@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from .prefilter import Re2Prefilter, re2_available
+from .regex_text import split_alternatives
 from .reply import STAGES, EnhancedCode
 from .verdict import Category, Outcome, RetryWindow
 
@@ -529,51 +530,7 @@ def _score(words: Group) -> tuple[int, int]:
     return (-len(words), min(len(w) for w in words))
 
 
-_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
 _ESCAPE = re.compile(r"\\.", re.DOTALL)
-
-
-def split_alternatives(pattern: str) -> list[str]:
-    """Split a pattern at its top-level ``|`` (outside groups and classes).
-
-    ``a b|c (d|e)`` gives ``["a b", "c (d|e)"]``. Leading global flags such as
-    ``(?s)`` are kept on every part.
-    """
-    flags = ""
-    m = _INLINE_FLAGS.match(pattern)
-    if m is not None:
-        flags, pattern = m[0], pattern[m.end() :]
-    parts: list[str] = []
-    depth = 0
-    start = 0
-    i = 0
-    in_class = False
-    n = len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-        elif ch == "[":
-            in_class = True
-            # A "]" right after "[" or "[^" is a literal, not the end of the class.
-            if pattern.startswith("]", i + 1):
-                i += 1
-            elif pattern.startswith("^]", i + 1):
-                i += 2
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    parts.append(pattern[start:])
-    return [flags + part for part in parts]
 
 
 _LEADING_WORD = re.compile(r"\\b([a-z0-9][a-z0-9 ]*)")
