@@ -120,6 +120,10 @@ _ONE_LINE = re.compile(
     r"(.*)|[ \t]*)$",
     re.DOTALL,
 )
+# "550-" where a flattened multi-line reply's line began.
+_DASH_MARKER = re.compile(r"(?<![\w.\-])([2-5][0-9][0-9])-(?=\S)")
+# A line marker inside flattened text: "550-", "550-5.7.1 ", "421 4.7.0 ".
+_MARKER = re.compile(r"(?<!\S)([2-5][0-9][0-9])([- ])([245]\.[0-9]{1,3}\.[0-9]{1,3}(?!\S) ?)?")
 # A reply line: the code, then a space, a dash or the end (RFC 5321 §4.2).
 _CODE_LINE = re.compile(r"[ \t>]{0,8}([2-5][0-9][0-9])(?:([ \t-])|$)")
 # Where a reply quoted after noise may start: after "said:", "]:", "replied:", ...
@@ -225,11 +229,48 @@ def _locate(lines: list[str]) -> tuple[int, int, str] | None:
         if m is not None:
             return i, m.start(1), m[1]
     for i, line in enumerate(lines):
-        m = _CODE_AFTER_LEAD.search(line) or _CODE_WITH_ENHANCED.search(line)
-        if m is not None:
-            start = m.start(1)
+        starts = [
+            m.start(1)
+            for m in (_CODE_AFTER_LEAD.search(line), _CODE_WITH_ENHANCED.search(line))
+            if m is not None
+        ]
+        flat = _flattened_start(line)
+        if flat is not None:
+            starts.append(flat)
+        if starts:
+            start = min(starts)
             return i, start, line[start : start + 3]
     return None
+
+
+def _flattened_start(line: str) -> int | None:
+    """Where a multi-line reply flattened onto one line starts ("550-a 550-b 550 c").
+
+    Bounce readers and logs join a reply's lines; its first "NNN-" is the start
+    when the same code marks a later line too.
+    """
+    if "-" not in line:
+        return None
+    seen: dict[str, int] = {}
+    for m in _DASH_MARKER.finditer(line):
+        code = m[1]
+        if code in seen:
+            return seen[code]
+        seen[code] = m.start(1)
+    return None
+
+
+def _strip_markers(message: str, code: int) -> str:
+    """Drop the later lines' "NNN-" / "NNN X.Y.Z" markers from a flattened reply's text."""
+    wanted = str(code)
+
+    def drop(m: re.Match[str]) -> str:
+        if m[1] != wanted:
+            return m[0]
+        # "550-" always marks a line; "550 " only with its enhanced code after it.
+        return "" if m[2] == "-" or m[3] else m[0]
+
+    return _SPACES.sub(" ", _MARKER.sub(drop, message)).strip()
 
 
 def parse_reply(raw: str | bytes, /) -> Reply:
@@ -313,6 +354,8 @@ def _build(
     message = " ".join(parts)
     if "  " in message or "\t" in message:
         message = _SPACES.sub(" ", message)
+    if f"{code}-" in message or f" {code} " in message:
+        message = _strip_markers(message, code)
     if enhanced is None and "#" in message:
         # qmail and some gateways put the enhanced code at the end: "... (#5.3.4)".
         tail = _ENHANCED_HASH.search(message)

@@ -157,3 +157,33 @@ def test_trailing_qmail_enhanced_code() -> None:
     """A reply whose enhanced code trails in qmail's '(#5.3.4)' form gets it."""
     r = parse_reply("552 sorry, that message size exceeds my databytes limit (#5.3.4)")
     assert str(r.enhanced) == "5.3.4"
+
+
+class TestFlattenedMultiLine:
+    """Bounce readers and logs join a multi-line reply's lines onto one line."""
+
+    def test_inner_markers_are_dropped(self) -> None:
+        """'421-4.7.0 a 421-4.7.0 b 421 4.7.0 c' reads as the text 'a b c'."""
+        r = parse_reply(
+            "421-4.7.0 unusual rate of 421-4.7.0 unsolicited mail 421 4.7.0 from your IP."
+        )
+        assert (r.code, str(r.enhanced)) == (421, "4.7.0")
+        assert r.text == "unusual rate of unsolicited mail from your IP."
+
+    def test_first_code_of_a_flattened_reply_after_noise(self) -> None:
+        """Exim's lead text, then a flattened reply: the reply starts at its first line."""
+        r = parse_reply(
+            "host mx.example.net [192.0.2.1] SMTP error from remote mail server after RCPT "
+            "TO:<a@example.net>: 550-Rejected: no reverse DNS. IP=[192.0.2.9] 550-More at "
+            "the URL 550 id-1234"
+        )
+        assert r.code == 550
+        assert r.stage == "RCPT"
+        assert r.text.startswith("Rejected: no reverse DNS.")
+        assert "550-" not in r.text
+
+    def test_numbers_in_prose_stay(self) -> None:
+        """A number that merely equals the code is not a marker."""
+        assert (
+            parse_reply("550 we got 550 messages from you").text == "we got 550 messages from you"
+        )
