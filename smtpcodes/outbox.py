@@ -378,16 +378,44 @@ class Outbox:
         )
         # Every verdict of the run, inline retries included, goes into the history.
         seen: list[tuple[str, Verdict, datetime]] = []
+        delivered: set[str] = set()
 
         def note(recipient: str, verdict: Verdict) -> None:
             seen.append((recipient, verdict, self._now()))
+            if verdict.outcome is Outcome.SUCCESS:
+                # Committed at once: the sender may still be waiting to retry others
+                # inline, and a kill or a cancellation then must not requeue this one.
+                delivered.add(recipient)
+                with self._transaction():
+                    self._db.execute(
+                        "UPDATE recipients SET state = ?, retry_at = NULL "
+                        "WHERE message_id = ? AND address = ?",
+                        (DELIVERED, message_id, recipient),
+                    )
 
         try:
             report = await self.sender.send(message, due, sender=sender, on_verdict=note)
         except BaseException:
             # Not a verdict but a cancellation or a bug, at a point we cannot know:
-            # requeue the recipients as a crash would, delivery unknown.
-            self._recover_interrupted([(message_id, a) for a in due])
+            # requeue the recipients not yet accepted as a crash would, delivery unknown.
+            now_failed = self._now()
+            with self._transaction():
+                self._record_seen(message_id, attempt, seen, dict.fromkeys(delivered, DELIVERED))
+                self._db.executemany(
+                    "UPDATE recipients SET attempts = attempts + ?, category = ? "
+                    "WHERE message_id = ? AND address = ?",
+                    [
+                        (
+                            sum(r == recipient for r, _, _ in seen),
+                            Category.DELIVERED.value,
+                            message_id,
+                            recipient,
+                        )
+                        for recipient in delivered
+                    ],
+                )
+                self._finish_if_done(message_id, now_failed, "complete")
+            self._recover_interrupted([(message_id, a) for a in due if a not in delivered])
             raise
         finished = self._now()
         with self._transaction():
@@ -408,20 +436,35 @@ class Outbox:
                         result.recipient,
                     ),
                 )
-            last_seen = {recipient: i for i, (recipient, _, _) in enumerate(seen)}
-            count: dict[str, int] = {}
-            for i, (recipient, verdict, at) in enumerate(seen):
-                count[recipient] = count.get(recipient, 0) + 1
-                self._record(
-                    message_id,
-                    attempt + count[recipient] - 1,
-                    at=at,
-                    address=recipient,
-                    state=final_state[recipient] if last_seen[recipient] == i else RETRIED,
-                    verdict=verdict,
-                )
+            self._record_seen(message_id, attempt, seen, final_state)
             dead = self._finish_if_done(message_id, finished, "complete")
         return OutboxRun(message_id, report, dead)
+
+    def _record_seen(
+        self,
+        message_id: str,
+        attempt: int,
+        seen: list[tuple[str, Verdict, datetime]],
+        final_state: dict[str, str],
+    ) -> None:
+        """Write a run's verdicts into the history; a recipient's last one gets its final state.
+
+        Verdicts of recipients without a final state (an interrupted run) are all
+        ``retried``: the interruption record that follows them is their last word.
+        """
+        last_seen = {recipient: i for i, (recipient, _, _) in enumerate(seen)}
+        count: dict[str, int] = {}
+        for i, (recipient, verdict, at) in enumerate(seen):
+            count[recipient] = count.get(recipient, 0) + 1
+            final = final_state.get(recipient)
+            self._record(
+                message_id,
+                attempt + count[recipient] - 1,
+                at=at,
+                address=recipient,
+                state=final if final is not None and last_seen[recipient] == i else RETRIED,
+                verdict=verdict,
+            )
 
     def _next_state(self, result: RecipientResult, now: datetime) -> tuple[str, datetime | None]:
         if result.delivered:

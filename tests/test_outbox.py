@@ -346,3 +346,39 @@ async def test_inline_retries_are_in_the_history(
                 "b@x.example": 2,
             }
     assert received_by(server, "b@x.example") == 1
+
+
+async def test_cancelled_during_inline_retry_keeps_the_delivered_recipient(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Cancelled while waiting to retry one recipient: the one already accepted is not resent."""
+    server.on(
+        "RCPT", "451 4.3.0 Temporary failure, retry-after: 0", recipient="b@x.example", times=1
+    )
+    running: list[asyncio.Future[object]] = []
+
+    def cancel_on_deferral(recipient: str, verdict: object) -> None:
+        if recipient == "b@x.example":
+            running[0].cancel()  # lands in the sender's backoff sleep before the retry
+
+    options = {"backoff_base": 30.0, "inline_retry_budget": 120.0}
+    async with sender_for(server, on_verdict=cancel_on_deferral, **options) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            message_id = await outbox.put(make_message("a@x.example", "b@x.example"))
+            running.append(asyncio.ensure_future(outbox.run_due()))
+            with pytest.raises(asyncio.CancelledError):
+                await running[0]
+            assert received_by(server, "a@x.example") == 1
+            queued = outbox.get(message_id)
+            assert queued is not None
+            states = {r.address: (r.state, r.delivery_unknown) for r in queued.recipients}
+            assert states == {"a@x.example": ("delivered", False), "b@x.example": ("pending", True)}
+            rows = [(h.attempt, h.recipient, h.state) for h in outbox.history(message_id)]
+            assert rows[0] == (1, "a@x.example", "delivered")
+    async with sender_for(server) as sender:
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            (run,) = await outbox.run_due()
+            assert [r.recipient for r in run.report] == ["b@x.example"]
+            assert outbox.pending() == []
+    assert received_by(server, "a@x.example") == 1
+    assert received_by(server, "b@x.example") == 1
