@@ -278,3 +278,15 @@ class TestCache:
         classifier = Classifier(Tables.default(), cache_size=0)
         classifier.classify("550 5.1.1 nope")
         assert classifier._cache == {}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "550 5.7.1 Message rejected as spam (SPF pass, DKIM pass)",
+        "554 5.7.1 Rejected: spam content detected; spf=pass dkim=pass dmarc=pass",
+    ],
+)
+def test_passing_authentication_results_do_not_make_sender_auth(reply: str) -> None:
+    """A reply that reports passing SPF/DKIM/DMARC checks is judged on its other words."""
+    assert classify(reply).category is Category.SPAM_CONTENT
