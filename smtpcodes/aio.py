@@ -418,7 +418,12 @@ class Sender:
             if isinstance(message, email.message.Message):
                 await client.send_message(message, sender=sender, recipients=recipients)
             else:
-                await client.sendmail(sender, recipients, message)
+                # aiosmtplib encodes a str body and the addresses as ASCII unless told:
+                # a body goes out as UTF-8, a non-ASCII address asks for SMTPUTF8.
+                body = message.encode("utf-8") if isinstance(message, str) else message
+                international = not "".join([sender, *recipients]).isascii()
+                options = ["SMTPUTF8"] if international else None
+                await client.sendmail(sender, recipients, body, mail_options=options)
         except aiosmtplib.SMTPRecipientsRefused:
             # Every RCPT was refused; the tracking client noted each reply.
             pass

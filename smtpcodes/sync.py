@@ -18,6 +18,7 @@ import copy
 import email.generator
 import email.message
 import io
+import re
 import smtplib
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -41,22 +42,29 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", errors="replace") if isinstance(reply, bytes) else reply
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def _flatten(
     smtp: smtplib.SMTP, message: Message, sender: str, recipients: Sequence[str]
 ) -> tuple[bytes | str, list[str]]:
     """The bytes to send and the extra MAIL options they need."""
+    international = not "".join([sender, *recipients]).isascii()
+    if international and not smtp.has_extn("smtputf8"):
+        msg = "An address needs SMTPUTF8, which the server does not offer."
+        raise smtplib.SMTPNotSupportedError(msg)
     if not isinstance(message, email.message.Message):
-        return message, []
+        # smtplib would encode a str body as ASCII only after DATA was accepted, leaving
+        # the session stuck in DATA mode on any other character: send UTF-8 instead.
+        if isinstance(message, str):
+            message = _LINE_END.sub("\r\n", message).encode("utf-8")
+        return message, ["SMTPUTF8"] if international else []
     options: list[str] = []
     clean = copy.copy(message)
     del clean["Bcc"]
     del clean["Resent-Bcc"]
-    international = not "".join([sender, *recipients]).isascii()
     buffer = io.BytesIO()
     if international:
-        if not smtp.has_extn("smtputf8"):
-            msg = "An address needs SMTPUTF8, which the server does not offer."
-            raise smtplib.SMTPNotSupportedError(msg)
         generator = email.generator.BytesGenerator(buffer, policy=message.policy.clone(utf8=True))  # type: ignore[call-arg]
         options += ["SMTPUTF8", "BODY=8BITMIME"]
     else:

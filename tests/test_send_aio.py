@@ -460,3 +460,23 @@ async def test_close_during_a_send_closes_that_connection_afterwards(
     while not server.sessions[0].closed:
         assert asyncio.get_running_loop().time() < deadline, "the connection stayed open"
         await asyncio.sleep(0.02)
+
+
+async def test_raw_text_with_non_ascii_is_sent_as_utf8(server: ScriptedSMTPServer) -> None:
+    """A flattened str body with non-ASCII text is delivered as UTF-8, not a crash."""
+    raw = "From: a@s.example\nSubject: raw\n\nGrüße aus Köln\n"
+    async with sender_for(server) as sender:
+        report = await sender.send(raw, ["r@x.example"], sender="a@s.example")
+    assert report.delivered == ["r@x.example"]
+    assert "Grüße aus Köln".encode() in server.messages[0].raw
+
+
+async def test_raw_message_to_an_international_address_uses_smtputf8(
+    server: ScriptedSMTPServer,
+) -> None:
+    """Flattened bytes to a non-ASCII address are sent with SMTPUTF8 instead of crashing."""
+    raw = b"From: a@s.example\r\nSubject: raw\r\n\r\nbody\r\n"
+    async with sender_for(server) as sender:
+        report = await sender.send(raw, ["jürgen@x.example"], sender="a@s.example")
+    assert report.delivered == ["jürgen@x.example"]
+    assert server.messages[0].envelope_recipients == ("jürgen@x.example",)

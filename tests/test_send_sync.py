@@ -114,3 +114,25 @@ def test_message_refused_at_end_of_data(server: ScriptedSMTPServer, smtp: smtpli
     again = send(smtp, make_message("a@x.example"))
     assert again.delivered == ["a@x.example"]
     assert len(server.sessions) == 1
+
+
+def test_raw_text_with_non_ascii_is_sent_as_utf8(
+    server: ScriptedSMTPServer, smtp: smtplib.SMTP
+) -> None:
+    """A str body with non-ASCII text goes out as UTF-8 and the connection stays usable."""
+    raw = "From: a@s.example\nSubject: raw\n\nGrüße aus Köln\n"
+    report = send(smtp, raw, ["r@x.example"], sender="a@s.example")
+    assert report.delivered == ["r@x.example"]
+    assert "Grüße aus Köln".encode() in server.messages[0].raw
+    again = send(smtp, make_message("b@x.example"))
+    assert again.delivered == ["b@x.example"]
+
+
+def test_raw_message_to_an_international_address_uses_smtputf8(
+    server: ScriptedSMTPServer, smtp: smtplib.SMTP
+) -> None:
+    """Flattened bytes to a non-ASCII address are sent with SMTPUTF8 instead of crashing."""
+    raw = b"From: a@s.example\r\nSubject: raw\r\n\r\nbody\r\n"
+    report = send(smtp, raw, ["jürgen@x.example"], sender="a@s.example")
+    assert report.delivered == ["jürgen@x.example"]
+    assert server.messages[0].envelope_recipients == ("jürgen@x.example",)
