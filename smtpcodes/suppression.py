@@ -49,6 +49,16 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _aware_now(clock: Clock) -> datetime:
+    """``clock()``, refused when naive: stored times are UTC instants, and naive ones
+    would be read as local time and then fail to compare with them."""
+    now = clock()
+    if now.tzinfo is None:
+        msg = "The suppression list clock must return an aware datetime (with a tzinfo)."
+        raise ValueError(msg)
+    return now
+
+
 def normalize_address(address: str) -> str:
     """The form under which an address is stored: trimmed, ``<>`` removed, domain lower-cased.
 
@@ -206,7 +216,10 @@ class SuppressionList(Protocol):
 
 
 class MemorySuppressionList:
-    """A suppression list held in a dict; lost when the process ends."""
+    """A suppression list held in a dict; lost when the process ends.
+
+    ``clock`` (default: the system clock in UTC) must return aware datetimes.
+    """
 
     def __init__(
         self,
@@ -223,10 +236,10 @@ class MemorySuppressionList:
         if not isinstance(address, str):
             return False
         entry = self._entries.get(normalize_address(address))
-        return entry is not None and entry.is_suppressing(self._clock())
+        return entry is not None and entry.is_suppressing(_aware_now(self._clock))
 
     def __len__(self) -> int:
-        now = self._clock()
+        now = _aware_now(self._clock)
         return sum(1 for e in self._entries.values() if e.is_suppressing(now))
 
     def __iter__(self) -> Iterator[SuppressionEntry]:
@@ -237,7 +250,7 @@ class MemorySuppressionList:
     ) -> bool:
         """Record a verdict (or a manual entry); return whether the address is now suppressed."""
         key = normalize_address(address)
-        now = self._clock()
+        now = _aware_now(self._clock)
         with self._lock:
             existing = self._entries.get(key)
             entry = next_entry(
@@ -288,7 +301,8 @@ class SqliteSuppressionList:
     """A suppression list in a SQLite file: the embedded default, durable across restarts.
 
     ``path`` may be ``":memory:"``. Safe to share between threads; each call is
-    one short transaction.
+    one short transaction. ``clock`` (default: the system clock in UTC) must
+    return aware datetimes.
     """
 
     def __init__(
@@ -320,7 +334,7 @@ class SqliteSuppressionList:
     def __contains__(self, address: object, /) -> bool:
         if not isinstance(address, str):
             return False
-        now = _ts(self._clock())
+        now = _ts(_aware_now(self._clock))
         with self._lock:
             row = self._db.execute(
                 "SELECT 1 FROM suppression WHERE address = ? AND active = 1 "
@@ -330,7 +344,7 @@ class SqliteSuppressionList:
         return row is not None
 
     def __len__(self) -> int:
-        now = _ts(self._clock())
+        now = _ts(_aware_now(self._clock))
         with self._lock:
             (count,) = self._db.execute(
                 "SELECT count(*) FROM suppression WHERE active = 1 "
@@ -362,7 +376,7 @@ class SqliteSuppressionList:
     ) -> bool:
         """Record a verdict (or a manual entry); return whether the address is now suppressed."""
         key = normalize_address(address)
-        now = self._clock()
+        now = _aware_now(self._clock)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

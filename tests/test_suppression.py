@@ -263,3 +263,17 @@ def test_sqlite_counts_from_many_threads(tmp_path: Path) -> None:
         assert entry is not None
         assert entry.failures == 200
         assert "full@example.com" not in lst
+
+
+def test_naive_clock_is_refused(make_list: Factory) -> None:
+    """A clock without a timezone is a ValueError in both lists, not a crash on the next add."""
+
+    class NaiveClock(FakeClock):
+        def __call__(self) -> datetime:
+            return self.now.replace(tzinfo=None)
+
+    lst = make_list(NaiveClock())
+    with pytest.raises(ValueError, match="aware"):
+        lst.add("full@example.com", FULL_LENIENT)
+    with pytest.raises(ValueError, match="aware"):
+        assert "full@example.com" not in lst
