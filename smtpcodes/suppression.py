@@ -235,8 +235,9 @@ class MemorySuppressionList:
     def __contains__(self, address: object, /) -> bool:
         if not isinstance(address, str):
             return False
+        now = _aware_now(self._clock)
         entry = self._entries.get(normalize_address(address))
-        return entry is not None and entry.is_suppressing(_aware_now(self._clock))
+        return entry is not None and entry.is_suppressing(now)
 
     def __len__(self) -> int:
         now = _aware_now(self._clock)
