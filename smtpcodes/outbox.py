@@ -206,13 +206,18 @@ class Outbox:
         self._clock = clock or _utcnow
         self._busy: set[str] = set()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # FULL: a commit is on disk when put() returns, so a crash right after loses nothing.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-        self._recover_interrupted()
+        try:
+            # FULL: a commit is on disk when put() returns, so a crash right after loses nothing.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            self._recover_interrupted()
+        except BaseException:
+            # Not a database, locked, a naive clock...: no half-open handle left behind.
+            self._db.close()
+            raise
 
     # -- lifecycle ---------------------------------------------------------------------
 

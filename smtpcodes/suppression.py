@@ -314,9 +314,14 @@ class SqliteSuppressionList:
         clock: Clock | None = None,
     ) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute(_SCHEMA)
+        except BaseException:
+            # Not a database, locked, read-only...: no half-open handle left behind.
+            self._db.close()
+            raise
         self._soft_expiry = soft_expiry
         self._clock = clock or _utcnow
         self._lock = threading.Lock()

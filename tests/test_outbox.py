@@ -7,6 +7,7 @@ import email.message
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -382,3 +383,22 @@ async def test_cancelled_during_inline_retry_keeps_the_delivered_recipient(
             assert outbox.pending() == []
     assert received_by(server, "a@x.example") == 1
     assert received_by(server, "b@x.example") == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+def test_outbox_on_a_broken_file_leaves_no_handle_open(tmp_path: Path) -> None:
+    """Opening a file that is not a database raises and closes the file again."""
+    path = tmp_path / "not-a-database.db"
+    path.write_bytes(b"this is not SQLite " * 400)
+    sender = Sender("127.0.0.1", free_port(), start_tls=False)  # never used: nothing is sent
+    with pytest.raises(sqlite3.DatabaseError):
+        Outbox(path, sender)
+    handles = [fd for fd in Path("/proc/self/fd").iterdir() if _points_at(fd, path)]
+    assert handles == []
+
+
+def _points_at(fd: Path, path: Path) -> bool:
+    try:
+        return Path(os.readlink(fd)) == path
+    except OSError:
+        return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -277,3 +279,25 @@ def test_naive_clock_is_refused(make_list: Factory) -> None:
         lst.add("full@example.com", FULL_LENIENT)
     with pytest.raises(ValueError, match="aware"):
         assert "full@example.com" not in lst
+
+
+def _open_handles(path: Path) -> int:
+    """How many file descriptors of this process point at ``path`` (Linux /proc)."""
+    fds = Path("/proc/self/fd")
+    found = 0
+    for fd in fds.iterdir():
+        try:
+            found += Path(os.readlink(fd)) == path
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+def test_sqlite_list_on_a_broken_file_leaves_no_handle_open(tmp_path: Path) -> None:
+    """Opening a file that is not a database raises and closes the file again."""
+    path = tmp_path / "not-a-database.db"
+    path.write_bytes(b"this is not SQLite " * 400)
+    with pytest.raises(sqlite3.DatabaseError):
+        SqliteSuppressionList(path)
+    assert _open_handles(path) == 0
