@@ -208,3 +208,22 @@ def test_bare_json_scalars_are_bodies(body: object) -> None:
     """A body that is a bare JSON scalar (false, 42, null) is classified by status."""
     verdict = classify_http(500, body, None, "migosmtp", NOW)
     assert verdict.category.value == "system_error"
+
+
+def test_raw_bytes_headers_are_decoded() -> None:
+    """Raw (bytes, bytes) pairs, as HTTP libraries hand them over, keep their names and values."""
+    raw = [(b"Retry-After", b"30"), (b"X-Request-ID", b"r1")]
+    assert normalize_headers(raw) == {"retry-after": "30", "x-request-id": "r1"}
+    assert normalize_headers({b"Retry-After": b"5"}) == {"retry-after": "5"}
+    assert normalize_headers([b"Retry-After: 7"]) == {"retry-after": "7"}
+    verdict = classify_http(503, None, raw)
+    assert verdict.retry_after is not None
+    assert verdict.retry_after.as_seconds() == (30.0, 30.0)
+    assert verdict.api is not None
+    assert verdict.api.request_id == "r1"
+
+
+def test_time_zone_of_the_wrong_type_is_a_type_error() -> None:
+    """timezone=5 is a TypeError that says what is expected, not an AttributeError."""
+    with pytest.raises(TypeError, match="time zone"):
+        classify_http(429, {"error": "daily_limit_reached"}, provider="migosmtp", timezone=5)  # type: ignore[arg-type]

@@ -155,3 +155,19 @@ def test_bad_attempt_is_a_value_error(attempt: object) -> None:
     """attempt= must be a whole number from 1 up."""
     with pytest.raises(ValueError, match="attempt"):
         classify_http(503, None, None, None, NOW, attempt=attempt)  # type: ignore[arg-type]
+
+
+def test_resets_past_the_end_of_the_calendar_do_not_overflow() -> None:
+    """At 23:59:59 on 31 Dec 9999 the next midnight and full hour are one second away."""
+    end = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+    assert next_midnight(end).as_seconds() == (1.0, 1.0)
+    assert next_full_hour(end).as_seconds() == (1.0, 1.0)
+    # Converting to a zone east of UTC would already leave the calendar.
+    assert next_full_hour(end, ZoneInfo("Pacific/Kiritimati")).as_seconds() == (1.0, 1.0)
+
+
+def test_status_string_must_be_ascii_digits() -> None:
+    """'\u0664\u0662\u0669' (Arabic-Indic digits) is not the status 429."""
+    with pytest.raises(ValueError, match="100 to 599"):
+        classify_http("\u0664\u0662\u0669", now=NOW)
+    assert classify_http(" 429 ", now=NOW).api is not None

@@ -85,10 +85,11 @@ def normalize_headers(headers: object) -> dict[str, str]:
             break
         name: object
         value: object
-        if isinstance(item, str):
-            name, sep, value = item.partition(":")
+        line = _latin1(item) if isinstance(item, bytes | bytearray) else item
+        if isinstance(line, str):
+            name, sep, value = line.partition(":")
             if not sep:
-                msg = f"header {item[:60]!r} is not 'Name: value'"
+                msg = f"header {line[:60]!r} is not 'Name: value'"
                 raise ValueError(msg)
         elif isinstance(item, tuple | list) and len(item) == 2:
             name, value = item
@@ -97,9 +98,17 @@ def normalize_headers(headers: object) -> dict[str, str]:
             raise TypeError(msg)
         if value is None:
             continue
-        key = str(name).strip().casefold()
-        out.setdefault(key, str(value).strip()[:1000])
+        key = _latin1(name).strip().casefold()
+        out.setdefault(key, _latin1(value).strip()[:1000])
     return out
+
+
+def _latin1(value: object) -> str:
+    # Raw header bytes (h11, ASGI, httpx's .raw) are ISO-8859-1 by HTTP's rules;
+    # str(b"Retry-After") would give "b'Retry-After'".
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("latin-1")
+    return str(value)
 
 
 def _scalar(value: Any) -> str | None:
@@ -285,8 +294,11 @@ class HttpClassifier:
 def _check_status(status: object) -> int:
     if isinstance(status, bool):
         status = None
-    if isinstance(status, str) and status.strip().isdigit() and len(status.strip()) == 3:
-        status = int(status.strip())
+    if isinstance(status, str):
+        text = status.strip()
+        # ASCII only: str.isdigit() and int() also take Arabic-Indic or full-width digits.
+        if len(text) == 3 and text.isascii() and text.isdigit():
+            status = int(text)
     if not isinstance(status, int) or not 100 <= status <= 599:
         msg = f"status must be an HTTP status code from 100 to 599, not {status!r}"
         raise ValueError(msg)

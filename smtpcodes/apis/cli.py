@@ -69,12 +69,11 @@ def _classifier(args: argparse.Namespace) -> HttpClassifier:
 def _cmd_http(args: argparse.Namespace) -> int:
     from ..cli import format_verdict
 
-    try:
-        status = int(args.status)
-    except ValueError:
-        raise _fail(
-            f"STATUS must be an HTTP status code such as 429, not {args.status!r}"
-        ) from None
+    text = args.status.strip()
+    # int() would also take "4_29" and non-ASCII digits such as "\u0664\u0662\u0669".
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise _fail(f"STATUS must be an HTTP status code such as 429, not {args.status[:40]!r}")
+    status = int(text)
     classifier = _classifier(args)
     body = _read_body(args.body)
     try:

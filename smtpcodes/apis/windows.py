@@ -95,11 +95,18 @@ def resolve_timezone(name: str | tzinfo | None) -> tzinfo:
     """``"UTC"``, an IANA name (``"Asia/Kolkata"``) or a ``tzinfo`` -> a ``tzinfo``.
 
     :raises ValueError: for a name the time zone database does not know.
+    :raises TypeError: for anything that is neither a name nor a ``tzinfo``.
     """
     if name is None:
         return timezone.utc
     if isinstance(name, tzinfo):
         return name
+    if not isinstance(name, str):
+        msg = (  # type: ignore[unreachable]  # callers without type checking
+            "the time zone must be an IANA name such as 'Europe/Berlin' or a tzinfo, "
+            f"not {type(name).__name__}"
+        )
+        raise TypeError(msg)
     if name.upper() in ("UTC", "GMT", "Z"):
         return timezone.utc
     try:
@@ -119,18 +126,35 @@ def _until(now: datetime, target: datetime) -> RetryWindow:
 def next_midnight(now: datetime, tz: tzinfo = timezone.utc) -> RetryWindow:
     """The wait until the next midnight in ``tz`` (a daily quota's reset)."""
     _require_aware(now)
-    local = now.astimezone(tz)
-    tomorrow = local.date() + timedelta(days=1)
-    target = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz)
-    return _until(now, target)
+    try:
+        local = now.astimezone(tz)
+        tomorrow = local.date() + timedelta(days=1)
+        target = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=tz)
+        return _until(now, target)
+    except OverflowError:
+        # The next midnight is past the end of the calendar (year 9999).
+        return _wall_clock_wait(now, 86_400)
 
 
 def next_full_hour(now: datetime, tz: tzinfo = timezone.utc) -> RetryWindow:
     """The wait until the next full hour of the clock in ``tz`` (an hourly quota's reset)."""
     _require_aware(now)
-    local = now.astimezone(tz)
-    start = datetime(local.year, local.month, local.day, local.hour, tzinfo=tz)
-    return _until(now, start + timedelta(hours=1))
+    try:
+        local = now.astimezone(tz)
+        start = datetime(local.year, local.month, local.day, local.hour, tzinfo=tz)
+        return _until(now, start + timedelta(hours=1))
+    except OverflowError:
+        # The next full hour is past the end of the calendar (year 9999).
+        return _wall_clock_wait(now, 3_600)
+
+
+def _wall_clock_wait(now: datetime, period: int) -> RetryWindow:
+    """The wait until ``now``'s own clock next reaches a multiple of ``period`` seconds.
+
+    Needs no date arithmetic, so it works where the calendar ends.
+    """
+    elapsed = now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6
+    return RetryWindow.seconds(period - elapsed % period)
 
 
 def backoff_window(attempt: int, *, base: float = 1.0, cap: float = 600.0) -> RetryWindow:
