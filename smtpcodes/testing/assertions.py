@@ -15,6 +15,7 @@ from typing import Any
 from ..classifier import classify
 from ..exceptions import classify_exception, classify_response
 from ..reply import Reply
+from ..suppression import normalize_address
 from ..verdict import Verdict
 
 __all__ = ["assert_verdict", "verdict_of"]
@@ -70,8 +71,12 @@ def verdict_of(
 
 def _pick(verdicts: Mapping[str, Verdict], recipient: str | None, *, what: str) -> Verdict:
     if recipient is not None:
+        if recipient in verdicts:
+            return verdicts[recipient]
+        # The domain's case never matters; the local part's may (RFC 5321 §2.4).
+        wanted = normalize_address(recipient)
         for address, verdict in verdicts.items():
-            if address.casefold() == recipient.casefold():
+            if normalize_address(address) == wanted:
                 return verdict
         named = ", ".join(verdicts) or "none"
         msg = f"{what} holds no reply for {recipient!r}; it names: {named}."
