@@ -156,3 +156,38 @@ def test_unknown_format_with_thousands_of_addresses_is_capped_and_says_so() -> N
     assert 0 < len(report.records) < 2000
     assert report.problems
     assert "were read" in report.problems[0]
+
+
+@pytest.mark.parametrize("charset", ["base64", "rot13", "hex", "zlib", "uu"])
+def test_bytes_to_bytes_codecs_named_as_charsets_do_not_crash(charset: str) -> None:
+    """charset=base64 (a codec, but not a text encoding) is read as UTF-8, in parts and headers."""
+    name = charset.encode()
+    message = BASE.replace(b"charset=us-ascii", b"charset=" + name)
+    message = message.replace(b"Subject: ", b"Subject: =?" + name + b"?Q?Returned?= ", 1)
+    report = parse_bounce(message)
+    assert [r.recipient for r in report.records] == ["a@example.com", "b@example.com"]
+    assert report.subject is not None
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "utf-32", "utf-16-le"])
+def test_delivery_status_part_labelled_with_a_wide_charset_is_still_read(charset: str) -> None:
+    """ASCII parts wrongly labelled UTF-16/32 (the text and the DSN part) keep the recipients."""
+    message = BASE.replace(
+        b"Content-Type: message/delivery-status",
+        b"Content-Type: message/delivery-status; charset=" + charset.encode(),
+    ).replace(b"charset=us-ascii", b"charset=" + charset.encode())
+    assert b"delivery-status; charset=" in message
+    report = parse_bounce(message)
+    assert [(r.recipient, str(r.status)) for r in report.records] == [
+        ("a@example.com", "5.1.1"),
+        ("b@example.com", "5.2.2"),
+    ]
+
+
+def test_real_utf16_text_is_still_decoded_as_utf16() -> None:
+    """Text that really is UTF-16 keeps its label (the wrong-label check looks for NUL bytes)."""
+    from smtpcodes.bounces.mime import decode_bytes
+
+    assert decode_bytes("Grüße, 550 user unknown\n".encode("utf-16"), "utf-16") == (
+        "Grüße, 550 user unknown\n"
+    )

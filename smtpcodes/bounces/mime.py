@@ -136,12 +136,18 @@ def decode_bytes(data: bytes, charset: str) -> str:
     if name in ("us-ascii", "ascii", "utf-8", "utf8"):
         return data.decode("utf-8", errors="replace")
     try:
-        codecs.lookup(name)
+        info = codecs.lookup(name)
     except LookupError:
+        return data.decode("utf-8", errors="replace")
+    if not getattr(info, "_is_text_encoding", True):
+        # base64, rot13, zlib...: codecs, but not charsets (bytes.decode refuses them).
+        return data.decode("utf-8", errors="replace")
+    if info.name.startswith(("utf-16", "utf-32")) and b"\x00" not in data:
+        # Every line break (and any ASCII) in UTF-16/32 has a NUL byte: this is a wrong label.
         return data.decode("utf-8", errors="replace")
     try:
         return data.decode(name, errors="replace")
-    except (UnicodeError, ValueError, TypeError):  # pragma: no cover - broken codec
+    except (UnicodeError, ValueError, TypeError, LookupError):  # pragma: no cover - broken codec
         return data.decode("utf-8", errors="replace")
 
 
