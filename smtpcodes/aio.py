@@ -212,7 +212,9 @@ class _Pool:
         if self._waiting:
             changed = self._condition()
             async with changed:
-                changed.notify()
+                # Every waiter re-checks the limit: a single wake-up would be lost if
+                # its task were cancelled before it ran, stranding the others.
+                changed.notify_all()
 
     async def close(self) -> None:
         """Say QUIT on every idle connection and close it; busy ones close when released."""

@@ -480,3 +480,28 @@ async def test_raw_message_to_an_international_address_uses_smtputf8(
         report = await sender.send(raw, ["jürgen@x.example"], sender="a@s.example")
     assert report.delivered == ["jürgen@x.example"]
     assert server.messages[0].envelope_recipients == ("jürgen@x.example",)
+
+
+async def test_a_waiter_cancelled_as_it_is_woken_does_not_strand_the_next(
+    server: ScriptedSMTPServer,
+) -> None:
+    """A send cancelled just as a connection frees up passes the turn to the next waiter."""
+    server.on("EOM", "250 2.0.0 OK", delay=0.2, times=1)
+    waiting: list[asyncio.Task[object]] = []
+
+    def cancel_next_waiter(recipient: str, verdict: Verdict) -> None:
+        if recipient == "first@x.example":
+            waiting[0].cancel()  # woken by the release a moment ago, not yet running
+
+    async with sender_for(server, max_connections=1, on_verdict=cancel_next_waiter) as sender:
+        first = asyncio.ensure_future(sender.send(make_message("first@x.example")))
+        await asyncio.sleep(0.05)  # first holds the only connection now
+        waiting.append(asyncio.ensure_future(sender.send(make_message("second@x.example"))))
+        third = asyncio.ensure_future(sender.send(make_message("third@x.example")))
+        await asyncio.sleep(0.01)
+        assert (await first).delivered == ["first@x.example"]
+        with pytest.raises(asyncio.CancelledError):
+            await waiting[0]
+        done, _ = await asyncio.wait({third}, timeout=5)
+        assert third in done, "the third send never got the free connection"
+        assert (await third).delivered == ["third@x.example"]
