@@ -118,3 +118,40 @@ def test_read_log_numbers_lines_and_skips_the_rest(tmp_path: Path) -> None:
         (4, "shiro@example.jp"),
     ]
     assert records[0].source == str(path)
+
+
+SENDMAIL_THREE_RECIPIENTS = (
+    "Jan 10 10:00:08 mx sm-mta[555]: x0AA0008123456: to=<a@example.co.jp>,<b@example.co.jp>,"
+    "<c@example.co.jp>, ctladdr=<sender@example.org> (1000/1000), delay=00:00:01, "
+    "mailer=esmtp, pri=120000, relay=mx.example.co.jp. [192.0.2.5], dsn=5.1.1, stat=User unknown"
+)
+
+
+def test_sendmail_line_with_several_recipients_gives_a_record_for_each(tmp_path: Path) -> None:
+    """Sendmail writes to=<a>,<b>,<c> on one line: every recipient gets its record."""
+    path = tmp_path / "maillog"
+    path.write_text(SENDMAIL_THREE_RECIPIENTS + "\n" + SENDMAIL_FAILED + "\n")
+    records = list(read_log(path))
+    assert [(r.line_number, r.recipient) for r in records] == [
+        (1, "a@example.co.jp"),
+        (1, "b@example.co.jp"),
+        (1, "c@example.co.jp"),
+        (2, "mike@example.co.jp"),
+    ]
+    assert {r.verdict.category for r in records} == {Category.MAILBOX_UNKNOWN}
+    assert all(str(r.status) == "5.1.1" for r in records)
+
+
+def test_parse_log_records_gives_all_and_parse_log_line_the_first() -> None:
+    """parse_log_records lists every recipient of a line; parse_log_line keeps the first."""
+    from smtpcodes.bounces import parse_log_records
+
+    assert [r.recipient for r in parse_log_records(SENDMAIL_THREE_RECIPIENTS)] == [
+        "a@example.co.jp",
+        "b@example.co.jp",
+        "c@example.co.jp",
+    ]
+    first = parse_log_line(SENDMAIL_THREE_RECIPIENTS)
+    assert first is not None
+    assert first.recipient == "a@example.co.jp"
+    assert parse_log_records("noise") == []

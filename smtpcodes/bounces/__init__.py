@@ -9,7 +9,7 @@ the DSN action and status, the diagnostic reply and smtpcodes' verdict.
 
 from __future__ import annotations
 
-from .logs import LogRecord, parse_log_line, read_log
+from .logs import LogRecord, parse_log_line, parse_log_records, read_log
 from .parse import parse_bounce
 from .readers import read_bounces, read_messages
 from .report import KINDS, BounceRecord, BounceReport, OriginalMessage
@@ -22,6 +22,7 @@ __all__ = [
     "OriginalMessage",
     "parse_bounce",
     "parse_log_line",
+    "parse_log_records",
     "read_bounces",
     "read_log",
     "read_messages",

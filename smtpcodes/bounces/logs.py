@@ -32,7 +32,14 @@ if TYPE_CHECKING:
     from ..reply import EnhancedCode, Reply
     from ..verdict import Verdict
 
-__all__ = ["MAX_LINE_CHARS", "LogRecord", "parse_log_line", "read_log", "read_log_lines"]
+__all__ = [
+    "MAX_LINE_CHARS",
+    "LogRecord",
+    "parse_log_line",
+    "parse_log_records",
+    "read_log",
+    "read_log_lines",
+]
 
 #: Characters of one log line that are read.
 MAX_LINE_CHARS = 16_384
@@ -142,10 +149,19 @@ def _build(
 
 
 def parse_log_line(line: str, *, classifier: Classifier | None = None) -> LogRecord | None:
-    """The delivery result in one Postfix, Exim or Sendmail log line, or ``None``."""
+    """The (first) delivery result in one Postfix, Exim or Sendmail log line, or ``None``.
+
+    A Sendmail line may list several recipients; :func:`parse_log_records` gives them all.
+    """
+    records = parse_log_records(line, classifier=classifier)
+    return records[0] if records else None
+
+
+def parse_log_records(line: str, *, classifier: Classifier | None = None) -> list[LogRecord]:
+    """Every delivery result in one log line: one per recipient, none for other lines."""
     line = line[:MAX_LINE_CHARS].rstrip("\r\n")
     if "to=" not in line and " ** " not in line and " == " not in line and " => " not in line:
-        return None
+        return []
     if classifier is None:
         from ..classifier import Classifier as _Classifier
 
@@ -156,16 +172,18 @@ def parse_log_line(line: str, *, classifier: Classifier | None = None) -> LogRec
             middle = m["middle"]
             dsn = _POSTFIX_DSN.search(middle)
             relay = _POSTFIX_RELAY.search(middle)
-            return _build(
-                classifier,
-                mta="postfix",
-                recipient=m["rcpt"],
-                action=_POSTFIX_ACTION[m["status"]],
-                status_text=dsn[1] if dsn else "",
-                diagnostic=m["text"] or "",
-                queue_id=m["qid"],
-                relay=relay[1] if relay else None,
-            )
+            return [
+                _build(
+                    classifier,
+                    mta="postfix",
+                    recipient=m["rcpt"],
+                    action=_POSTFIX_ACTION[m["status"]],
+                    status_text=dsn[1] if dsn else "",
+                    diagnostic=m["text"] or "",
+                    queue_id=m["qid"],
+                    relay=relay[1] if relay else None,
+                )
+            ]
     if "stat=" in line:
         m = _SENDMAIL.search(line)
         if m is not None:
@@ -175,20 +193,22 @@ def parse_log_line(line: str, *, classifier: Classifier | None = None) -> LogRec
         rest = m["rest"]
         text = rest.split(": ", 1)[1] if ": " in rest else rest
         host = _EXIM_HOST.search(rest)
-        return _build(
-            classifier,
-            mta="exim",
-            recipient=m["rcpt"],
-            action=_EXIM_ACTION[m["flag"]],
-            status_text="",
-            diagnostic=text.strip() if m["flag"] in ("**", "==") else "",
-            queue_id=m["id"],
-            relay=host[1] if host else None,
-        )
-    return None
+        return [
+            _build(
+                classifier,
+                mta="exim",
+                recipient=m["rcpt"],
+                action=_EXIM_ACTION[m["flag"]],
+                status_text="",
+                diagnostic=text.strip() if m["flag"] in ("**", "==") else "",
+                queue_id=m["id"],
+                relay=host[1] if host else None,
+            )
+        ]
+    return []
 
 
-def _sendmail(classifier: Classifier, m: re.Match[str]) -> LogRecord | None:
+def _sendmail(classifier: Classifier, m: re.Match[str]) -> list[LogRecord]:
     stat = m["stat"].strip()
     lowered = stat.lower()
     if lowered.startswith("sent"):
@@ -200,12 +220,17 @@ def _sendmail(classifier: Classifier, m: re.Match[str]) -> LogRecord | None:
     else:
         action = "failed"
         text = stat
-    recipients = [a[1] for a in _ADDRESS.finditer(m["rcpt"])]
+    # "to=<a>,<b>,<c>, delay=...": the pattern stops the recipient at the first comma, so
+    # the others open the middle, up to the first ", " (before the first name=value field).
+    middle = m["middle"]
+    more, _sep, _fields = middle.partition(", ")
+    rcpt_list = m["rcpt"] + ("," + more if more.strip() and "=" not in more else "")
+    recipients = list(dict.fromkeys(a[1] for a in _ADDRESS.finditer(rcpt_list)))
     if not recipients:
-        return None
-    dsn = _SENDMAIL_DSN.search(m["middle"])
-    relay = _SENDMAIL_RELAY.search(m["middle"])
-    return _build(
+        return []
+    dsn = _SENDMAIL_DSN.search(middle)
+    relay = _SENDMAIL_RELAY.search(middle)
+    first = _build(
         classifier,
         mta="sendmail",
         recipient=recipients[0],
@@ -215,6 +240,7 @@ def _sendmail(classifier: Classifier, m: re.Match[str]) -> LogRecord | None:
         queue_id=m["qid"],
         relay=relay[1] if relay else None,
     )
+    return [first] + [attrs.evolve(first, recipient=other) for other in recipients[1:]]
 
 
 def read_log_lines(
@@ -222,8 +248,7 @@ def read_log_lines(
 ) -> Iterator[LogRecord]:
     """Yield a record for every delivery-result line of ``lines``."""
     for number, line in enumerate(lines, 1):
-        record = parse_log_line(line, classifier=classifier)
-        if record is not None:
+        for record in parse_log_records(line, classifier=classifier):
             yield attrs.evolve(record, line_number=number, source=source)
 
 
