@@ -155,3 +155,21 @@ def test_parse_log_records_gives_all_and_parse_log_line_the_first() -> None:
     assert first is not None
     assert first.recipient == "a@example.co.jp"
     assert parse_log_records("noise") == []
+
+
+def test_a_huge_line_without_line_breaks_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    """A 24 MB line with no newline is cut, not held whole; the lines after it still count."""
+    import tracemalloc
+
+    path = tmp_path / "mail.log"
+    with path.open("w") as handle:
+        handle.write("x" * (24 * 1024 * 1024) + "\n")
+        handle.write(POSTFIX_BOUNCED + "\n")
+    tracemalloc.start()
+    try:
+        records = list(read_log(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(r.line_number, r.recipient) for r in records] == [(2, "kijitora@example.com")]
+    assert peak < 4 * 1024 * 1024

@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
@@ -43,6 +43,8 @@ __all__ = [
 
 #: Characters of one log line that are read.
 MAX_LINE_CHARS = 16_384
+# Characters read at a time while skipping the rest of an over-long line.
+_SKIP_CHARS = 1024 * 1024
 
 _POSTFIX = re.compile(
     r"postfix(?:-[\w.-]{1,40})?/[\w/.-]{1,40}\[\d{1,10}\]: (?P<qid>[0-9A-Za-z]{5,40}): "
@@ -260,4 +262,25 @@ def read_log(
     :raises OSError: when the file cannot be read.
     """
     with Path(path).open(encoding="utf-8", errors="replace") as handle:
-        yield from read_log_lines(handle, classifier=classifier, source=os.fspath(path))
+        yield from read_log_lines(
+            _bounded_lines(handle), classifier=classifier, source=os.fspath(path)
+        )
+
+
+def _bounded_lines(handle: TextIO) -> Iterator[str]:
+    """The file's lines, each cut to :data:`MAX_LINE_CHARS` as it is read.
+
+    Iterating a file reads a whole line first: a huge file without line breaks
+    would be held in memory at once.
+    """
+    while True:
+        line = handle.readline(MAX_LINE_CHARS)
+        if not line:
+            return
+        if len(line) == MAX_LINE_CHARS and not line.endswith("\n"):
+            # Skip the rest of this line, so that numbering stays by real lines.
+            while True:
+                rest = handle.readline(_SKIP_CHARS)
+                if not rest or rest.endswith("\n"):
+                    break
+        yield line
