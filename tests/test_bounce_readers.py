@@ -119,3 +119,52 @@ def test_delivery_status_blocks_without_blank_lines_are_split() -> None:
     ]
     assert fields.recipients[1].get("diagnostic-code") == "smtp; 452 4.2.2 Mailbox full"
     assert fields.truncated is False
+
+
+def test_mbox_line_without_breaks_is_read_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An mbox message that is one 16 MB line is held only up to the per-message cap."""
+    import tracemalloc
+
+    from smtpcodes.bounces import readers
+
+    # A small cap keeps the test light; the shipped cap (64 MB) behaves the same way.
+    monkeypatch.setattr(readers, "MAX_INPUT_BYTES", 1024 * 1024)
+    path = tmp_path / "box.mbox"
+    body = _dsn("after@example.com").replace(b"\r\n", b"\n")
+    with path.open("wb") as handle:
+        handle.write(b"From MAILER-DAEMON Mon Jan  1 00:00:00 2024\nSubject: x\n\n")
+        handle.write(b"y" * (16 * 1024 * 1024) + b"\n\n")
+        handle.write(b"From MAILER-DAEMON Mon Jan  1 00:00:00 2024\n" + body)
+    tracemalloc.start()
+    try:
+        sizes = [len(data) for _label, data in read_messages(path)]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(sizes) == 2
+    assert sizes[0] <= 2 * 1024 * 1024
+    assert sizes[1] == len(body)
+    assert peak < 6 * 1024 * 1024
+
+
+def test_from_inside_a_long_line_does_not_split_the_mbox(tmp_path: Path) -> None:
+    """'From ' in the middle of a line longer than the read chunk is not a separator."""
+    from smtpcodes.bounces.readers import _MBOX_CHUNK
+
+    path = tmp_path / "box.mbox"
+    line = b"z" * _MBOX_CHUNK + b"From not a separator\n"
+    path.write_bytes(b"From a Mon Jan  1 00:00:00 2024\nSubject: x\n\n" + line + b"\nend\n")
+    messages = list(read_messages(path))
+    assert len(messages) == 1
+    assert messages[0][1].endswith(line + b"\nend\n")
+
+
+def test_an_over_long_separator_line_is_not_taken_into_the_next_message(tmp_path: Path) -> None:
+    """The tail of a 'From ' line longer than the read chunk is dropped with the separator."""
+    from smtpcodes.bounces.readers import _MBOX_CHUNK
+
+    path = tmp_path / "box.mbox"
+    path.write_bytes(b"From " + b"s" * _MBOX_CHUNK + b"\nSubject: x\n\nbody\n")
+    assert [data for _label, data in read_messages(path)] == [b"Subject: x\n\nbody\n"]

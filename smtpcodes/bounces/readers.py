@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["read_bounces", "read_messages"]
 
 _MAILDIR_SUBDIRS = ("new", "cur")
+# Bytes of an mbox read at a time (a longer line comes in several pieces).
+_MBOX_CHUNK = 1024 * 1024
 
 
 def _is_maildir(path: Path) -> bool:
@@ -76,14 +78,28 @@ def _read_mbox(path: Path) -> Iterator[tuple[str, bytes]]:
     size = 0
     index = 0
     previous_blank = True
+    at_line_start = True
+    in_separator = False
     with path.open("rb") as handle:
-        for line in handle:
+        # Read in bounded pieces: a file without line breaks is otherwise one huge "line".
+        for line in iter(lambda: handle.readline(_MBOX_CHUNK), b""):
+            starts_line = at_line_start
+            at_line_start = line.endswith(b"\n")
+            if not starts_line:
+                # The rest of a line longer than one piece: never a separator.
+                if not in_separator and size < MAX_INPUT_BYTES:
+                    chunks.append(line)
+                    size += len(line)
+                previous_blank = False
+                continue
+            in_separator = False
             if line.startswith(b"From ") and previous_blank:
                 if chunks:
                     index += 1
                     yield f"{path}:{index}", b"".join(chunks)
                 chunks, size = [], 0
                 previous_blank = False
+                in_separator = not at_line_start
                 continue
             previous_blank = line in (b"\n", b"\r\n")
             if size < MAX_INPUT_BYTES:
