@@ -397,8 +397,11 @@ class Sender:
                 client = self._new_client()
                 log = TransactionLog(tuple(recipients))
                 await self._transact(client, log, message, sender, recipients)
+            # Not after a 421 (the server is closing) nor after a reply that could not
+            # be read (code -1): what is left of it would pass for the next reply.
             reusable = log.error is None and (
-                log.failure_reply is None or log.failure_reply[0] != 421
+                log.failure_reply is None
+                or (200 <= log.failure_reply[0] <= 599 and log.failure_reply[0] != 421)
             )
         finally:
             await self._pool.release(client, reusable=reusable)

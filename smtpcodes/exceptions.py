@@ -28,6 +28,7 @@ __all__ = [
     "exception_verdict",
     "classify_response",
     "exception_verdicts",
+    "is_unreadable_reply",
 ]
 
 
@@ -55,18 +56,44 @@ def classify_response(
     classifier = classifier or Classifier.default()
     text = _as_text(message)
     if not 200 <= code <= 599:
-        return make_verdict(
-            Category.PROTOCOL_ERROR,
-            Outcome.TRANSIENT,
-            rule="exception.invalid_reply",
-            retry=True,
-            policies=classifier.tables.categories,
-        )
+        return _invalid_reply_verdict(classifier)
     lines = text.split("\n")[:200] or [""]
     wire = "\r\n".join(f"{code}-{line.rstrip()}" for line in lines[:-1])
     last = f"{code} {lines[-1].rstrip()}".rstrip()
     wire = f"{wire}\r\n{last}" if wire else last
     return classifier(wire, stage=stage)
+
+
+def _invalid_reply_verdict(classifier: Classifier, *, after_data: bool = False) -> Verdict:
+    """The server's reply could not be read: nothing it said can be classified.
+
+    After the message body it may have been an acceptance, hence ``delivery_unknown``.
+    """
+    return make_verdict(
+        Category.PROTOCOL_ERROR,
+        Outcome.TRANSIENT,
+        rule="exception.invalid_reply",
+        retry=True,
+        delivery_unknown=after_data,
+        policies=classifier.tables.categories,
+    )
+
+
+def is_unreadable_reply(exc: BaseException) -> bool:
+    """Whether ``exc`` is ``smtplib``'s own ``500 Line too long.``, not a server's reply.
+
+    ``smtplib`` raises it, with a ``str`` text where server replies are ``bytes``,
+    when a reply line exceeds its limit; classified as a reply it would read as
+    a refused message.
+    """
+    std = _library_classes("smtplib")
+    return (
+        std is not None
+        and isinstance(exc, std.SMTPResponseException)
+        and isinstance(exc.smtp_error, str)
+        and exc.smtp_code == 500
+        and exc.smtp_error.startswith("Line too long")
+    )
 
 
 def _library_classes(module_name: str) -> Any:
@@ -148,6 +175,8 @@ def classify_exception(
             str(rcpt): classify_response(int(code), text, stage="RCPT", classifier=classifier)
             for rcpt, (code, text) in exc.recipients.items()
         }
+    if is_unreadable_reply(exc):
+        return _invalid_reply_verdict(classifier, after_data=after_data)
     reply = _reply_of(exc, aio, std, stage)
     if reply is not None:
         code, text, reply_stage = reply

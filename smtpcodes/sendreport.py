@@ -11,8 +11,8 @@ recipient. Keeping that decision here means both senders answer alike:
 - a ``421`` anywhere closes the session, so it speaks for every recipient that has
   no reply of its own (stdlib ``smtplib`` stops at the first ``421`` and reports
   only the recipients tried so far, so "not refused" never means "accepted");
-- a timeout or a dropped connection once the message body was on its way sets
-  ``delivery_unknown``: the server may have taken it.
+- a timeout, a dropped connection or an unreadable reply once the message body
+  was on its way sets ``delivery_unknown``: the server may have taken it.
 """
 
 from __future__ import annotations
@@ -258,7 +258,12 @@ def resolve_transaction(
             out[recipient] = (verdict_for(code, text, "DATA"), True)
         elif log.failure_reply is not None:
             code, text, stage = log.failure_reply
-            out[recipient] = (verdict_for(code, text, stage), False)
+            verdict = verdict_for(code, text, stage)
+            if not 200 <= code <= 599 and log.data_started and own is not None:
+                # An unreadable reply once the body was on its way may have been an
+                # acceptance, like a timeout there.
+                verdict = attrs.evolve(verdict, delivery_unknown=True)
+            out[recipient] = (verdict, False)
         elif log.error is not None:
             after_data = log.data_started and own is not None
             out[recipient] = (error_verdict(log.error, after_data), False)

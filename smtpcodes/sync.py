@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from .classifier import Classifier
+from .exceptions import is_unreadable_reply
 from .sendreport import (
     Message,
     OnVerdict,
@@ -127,6 +128,11 @@ def _transact(
         elif not 200 <= code < 300:
             _reset(smtp)
     except smtplib.SMTPResponseException as exc:
+        if is_unreadable_reply(exc):
+            # A reply line too long to read: smtplib closed the connection already.
+            log.error = exc
+            smtp.close()
+            return
         # EHLO refused, or DATA answered with something other than 354.
         log.note_reply(log.stage, exc.smtp_code, _text(exc.smtp_error))
         if exc.smtp_code == 421:

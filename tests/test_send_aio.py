@@ -505,3 +505,40 @@ async def test_a_waiter_cancelled_as_it_is_woken_does_not_strand_the_next(
         done, _ = await asyncio.wait({third}, timeout=5)
         assert third in done, "the third send never got the free connection"
         assert (await third).delivered == ["third@x.example"]
+
+
+async def test_overlong_reply_after_the_body_leaves_delivery_unknown(
+    server: ScriptedSMTPServer,
+) -> None:
+    """An unreadable reply to the message body may hide an acceptance: delivery unknown."""
+    server.on("EOM", "250 2.0.0 Queued " + "x" * 9000)
+    async with sender_for(server, inline_retry_budget=0) as sender:
+        report = await sender.send(make_message("a@x.example"))
+    verdict = report["a@x.example"].verdict
+    assert verdict.delivery_unknown is True
+    assert report.deferred == ["a@x.example"]
+
+
+async def test_overlong_reply_at_rcpt_is_a_protocol_error(server: ScriptedSMTPServer) -> None:
+    """An unreadable RCPT reply is a protocol_error, with nothing sent."""
+    server.on("RCPT", "550 5.1.1 " + "x" * 9000)
+    async with sender_for(server, inline_retry_budget=0) as sender:
+        report = await sender.send(make_message("a@x.example"))
+    verdict = report["a@x.example"].verdict
+    assert verdict.category is Category.PROTOCOL_ERROR
+    assert verdict.delivery_unknown is False
+    assert server.messages == []
+
+
+async def test_connection_with_an_unreadable_reply_is_not_reused(
+    server: ScriptedSMTPServer,
+) -> None:
+    """After a reply it could not read the client is out of step: the next send reconnects."""
+    server.on("RCPT", "550 5.1.1 " + "x" * 9000, times=1)
+    async with sender_for(server, inline_retry_budget=0) as sender:
+        first = await sender.send(make_message("a@x.example", subject="one"))
+        second = await sender.send(make_message("b@x.example", subject="two"))
+    assert first["a@x.example"].verdict.category is Category.PROTOCOL_ERROR
+    assert second.delivered == ["b@x.example"]
+    assert len(server.sessions) == 2
+    assert [m["Subject"] for m in server.messages] == ["two"]

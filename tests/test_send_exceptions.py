@@ -134,6 +134,13 @@ def test_unreadable_reply_code() -> None:
     assert verdict.category is Category.PROTOCOL_ERROR
 
 
+def test_smtplib_line_too_long_is_not_a_server_reply() -> None:
+    """smtplib's own "500 Line too long." (an unreadable reply) is a protocol_error."""
+    verdict = single(classify_exception(smtplib.SMTPResponseException(500, "Line too long.")))
+    assert verdict.category is Category.PROTOCOL_ERROR
+    assert verdict.rule == "exception.invalid_reply"
+
+
 def test_multiline_reply_text_is_kept() -> None:
     """aiosmtplib's newline-joined multi-line text reaches the classifier whole."""
     verdict = classify_response(550, "5.1.1 The email account that you tried\n5.1.1 does not exist")

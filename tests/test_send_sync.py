@@ -136,3 +136,26 @@ def test_raw_message_to_an_international_address_uses_smtputf8(
     report = send(smtp, raw, ["jürgen@x.example"], sender="a@s.example")
     assert report.delivered == ["jürgen@x.example"]
     assert server.messages[0].envelope_recipients == ("jürgen@x.example",)
+
+
+def test_overlong_reply_line_is_a_protocol_error(
+    server: ScriptedSMTPServer, smtp: smtplib.SMTP
+) -> None:
+    """smtplib's own "500 Line too long." is not read as the server refusing the content."""
+    server.on("RCPT", "550 5.1.1 " + "x" * 9000)
+    report = send(smtp, make_message("a@x.example"))
+    verdict = report["a@x.example"].verdict
+    assert verdict.category is Category.PROTOCOL_ERROR
+    assert report.delivered == []
+    assert server.messages == []
+
+
+def test_overlong_reply_after_the_body_leaves_delivery_unknown(
+    server: ScriptedSMTPServer, smtp: smtplib.SMTP
+) -> None:
+    """An unreadable reply to the message body may hide an acceptance: delivery unknown."""
+    server.on("EOM", "250 2.0.0 Queued " + "x" * 9000)
+    report = send(smtp, make_message("a@x.example"))
+    verdict = report["a@x.example"].verdict
+    assert verdict.delivery_unknown is True
+    assert report.deferred == ["a@x.example"]
