@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from smtpcodes.bounces.synth import DsnRecipientSpec, make_dsn
 from smtpcodes.cli import main
 
 
@@ -64,3 +69,119 @@ def test_http_status_with_thousands_of_digits_is_a_clean_error(
     assert status == 2
     assert err.startswith("smtpcodes: error: STATUS must be an HTTP status code")
     assert "limit" not in err
+
+
+# --- smtpcodes bounces / logs: files that cannot be read -------------------------------------
+
+
+def _unreadable(path: Path) -> Path:
+    """A file that exists but whose reading fails with an OSError, even for root."""
+    if os.geteuid() != 0:
+        path.write_bytes(b"Subject: x\n\nsecret\n")
+        path.chmod(0)
+        return path
+    mem = Path("/proc/self/mem")
+    if not mem.exists():  # pragma: no cover - only Linux has it
+        pytest.skip("needs /proc/self/mem to make a file unreadable for root")
+    path.symlink_to(mem)
+    return path
+
+
+DSN = make_dsn([DsnRecipientSpec("a@example.com", "550 5.1.1 <a@example.com>: User unknown")])
+
+
+def test_bounces_counts_an_unreadable_file_and_reads_the_others(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An unreadable file in a folder is listed as unreadable; the scan goes on, JSON is whole."""
+    folder = tmp_path / "box"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(DSN)
+    _unreadable(folder / "2.eml")
+    (folder / "3.eml").write_bytes(DSN.replace(b"a@example.com", b"c@example.com"))
+    status, out, err = run(capsys, "bounces", str(folder), "--format", "json")
+    assert status == 0, err
+    document = json.loads(out)
+    assert [r["recipient"] for r in document["records"]] == ["a@example.com", "c@example.com"]
+    assert document["summary"]["unreadable"] == 1
+    assert document["summary"]["messages"] == 3
+    assert any("2.eml" in s for s in document["summary"]["unreadable_sources"])
+
+
+def test_bounces_on_an_unreadable_file_argument_is_counted_not_fatal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A PATH argument that cannot be read is reported in the summary, after the other PATHs."""
+    good = tmp_path / "good.eml"
+    good.write_bytes(DSN)
+    bad = _unreadable(tmp_path / "bad.eml")
+    status, out, err = run(capsys, "bounces", str(bad), str(good))
+    assert status == 0, err
+    assert "a@example.com" in out
+    assert "unreadable: 1" in out
+    assert "Traceback" not in err
+
+
+POSTFIX_LINE = (
+    "Jan 10 10:00:01 mx postfix/smtp[1]: 4F1A2B3C4D: to=<a@example.com>, relay=x, dsn=5.1.1, "
+    "status=bounced (host mx[192.0.2.1] said: 550 5.1.1 <a@example.com>: User unknown (in "
+    "reply to RCPT TO command))\n"
+)
+
+
+def test_logs_counts_an_unreadable_log_and_reads_the_others(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An unreadable log file is listed as unreadable; the JSON document stays whole."""
+    first = tmp_path / "mail.log"
+    first.write_text(POSTFIX_LINE)
+    bad = _unreadable(tmp_path / "mail.log.1")
+    last = tmp_path / "mail.log.2"
+    last.write_text(POSTFIX_LINE.replace("a@example.com", "c@example.com"))
+    status, out, err = run(capsys, "logs", str(first), str(bad), str(last), "--format", "json")
+    assert status == 0, err
+    document = json.loads(out)
+    assert [r["recipient"] for r in document["records"]] == ["a@example.com", "c@example.com"]
+    assert document["summary"]["unreadable"] == 1
+    assert any("mail.log.1" in s for s in document["summary"]["unreadable_sources"])
+
+
+def test_logs_on_a_directory_fails_before_printing_anything(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A folder among the FILEs is a one-line error and no half-printed table."""
+    log = tmp_path / "mail.log"
+    log.write_text(POSTFIX_LINE)
+    for fmt in ("table", "json", "csv"):
+        status, out, err = run(capsys, "logs", str(log), str(tmp_path), "--format", fmt)
+        assert status == 2
+        assert out == ""
+        assert err.startswith("smtpcodes: error: ")
+        assert "is a directory" in err
+        assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["logs", "bounces"])
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_output_cut_by_head_is_silent(tmp_path: Path, command: str, fmt: str) -> None:
+    """`smtpcodes logs|bounces ... | head -1`: no BrokenPipe message, no traceback."""
+    if command == "logs":
+        path = tmp_path / "mail.log"
+        path.write_text(POSTFIX_LINE * 5_000)
+    else:
+        path = tmp_path / "box.mbox"
+        path.write_bytes(
+            b"".join(b"From x Mon Jan  1 00:00:00 2024\n" + DSN + b"\n" for _ in range(1_000))
+        )
+    script = "import sys; from smtpcodes.cli import main; sys.exit(main(sys.argv[1:]))"
+    producer = subprocess.Popen(
+        [sys.executable, "-c", script, command, str(path), "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert producer.stdout is not None
+    producer.stdout.readline()
+    producer.stdout.close()  # what head does after its first line
+    _out, err = producer.communicate(timeout=120)
+    assert err.decode() == ""
+    assert producer.returncode == 0

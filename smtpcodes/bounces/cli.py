@@ -234,18 +234,37 @@ def run_bounces(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_records(paths: list[str], classifier: Classifier) -> Iterator[LogRecord]:
+def _log_records(
+    paths: list[str], classifier: Classifier, summary: ScanSummary
+) -> Iterator[LogRecord]:
+    """The records of every log; a log that cannot be read is counted as unreadable."""
     for path in paths:
-        try:
-            yield from read_log(path, classifier=classifier)
-        except IsADirectoryError:
-            raise _cli_error(f"{path!r} is a directory; give log files") from None
+        records = read_log(path, classifier=classifier)
+        while True:
+            # Only reading is guarded: an OSError of the caller (a closed stdout) must go up.
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except OSError as exc:
+                summary.skip(
+                    path, unreadable=True, reason=f"the file could not be read: {_reason(exc)}"
+                )
+                break
+            yield record
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def run_logs(args: argparse.Namespace) -> int:
     """Handler of ``smtpcodes logs``."""
     paths = list(args.paths)
     size = _check_paths(paths)
+    for path in paths:
+        if os.path.isdir(path):
+            raise _cli_error(f"{path!r} is a directory; give log files")
     classifier = _classifier(args)
     stream: TextIO = getattr(args, "stdout", None) or sys.stdout
     progress = _Progress(
@@ -253,7 +272,7 @@ def run_logs(args: argparse.Namespace) -> int:
     )
     output = _Output(args.format, stream)
     summary = ScanSummary()
-    for record in _log_records(paths, classifier):
+    for record in _log_records(paths, classifier, summary):
         summary.messages += 1
         progress.update(summary.messages, "results")
         reply_text = str(record.reply) if record.reply else record.diagnostic

@@ -43,33 +43,54 @@ def read_messages(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
     messages of an mbox.
 
     :raises FileNotFoundError: when ``path`` does not exist.
+    :raises OSError: when a file or folder under ``path`` cannot be read.
+    """
+    for label, data in _messages(path):
+        if isinstance(data, OSError):
+            raise data
+        yield label, data
+
+
+def _messages(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes | OSError]]:
+    """Like :func:`read_messages`, but a file that cannot be read yields its error.
+
+    One unreadable file (permissions, a Maildir message moved away mid-scan)
+    must not end a scan of thousands.
     """
     root = Path(path)
     if not root.exists():
         msg = f"{os.fspath(path)!r} does not exist"
         raise FileNotFoundError(msg)
-    if root.is_dir():
-        if _is_maildir(root):
-            for sub in _MAILDIR_SUBDIRS:
-                folder = root / sub
-                if folder.is_dir():
-                    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-                        if entry.is_file():
-                            yield from _read_file(Path(entry.path))
-            return
-        for entry in sorted(os.scandir(root), key=lambda e: e.name):
-            if entry.is_file() and not entry.name.startswith("."):
+    if not root.is_dir():
+        yield from _read_file(root)
+        return
+    if _is_maildir(root):
+        folders = [root / sub for sub in _MAILDIR_SUBDIRS if (root / sub).is_dir()]
+        hidden_too = True
+    else:
+        folders, hidden_too = [root], False
+    for folder in folders:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            yield str(folder), exc
+            continue
+        for entry in entries:
+            if (hidden_too or not entry.name.startswith(".")) and entry.is_file():
                 yield from _read_file(Path(entry.path))
-        return
-    yield from _read_file(root)
 
 
-def _read_file(path: Path) -> Iterator[tuple[str, bytes]]:
-    if _looks_like_mbox(path):
-        yield from _read_mbox(path)
+def _read_file(path: Path) -> Iterator[tuple[str, bytes | OSError]]:
+    try:
+        if _looks_like_mbox(path):
+            yield from _read_mbox(path)
+            return
+        with path.open("rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES)
+    except OSError as exc:
+        yield str(path), exc
         return
-    with path.open("rb") as handle:
-        yield str(path), handle.read(MAX_INPUT_BYTES)
+    yield str(path), data
 
 
 def _read_mbox(path: Path) -> Iterator[tuple[str, bytes]]:
@@ -123,7 +144,13 @@ def read_bounces(
 
     :raises FileNotFoundError: when ``path`` does not exist.
     """
-    for label, data in read_messages(path):
+    for label, data in _messages(path):
+        if isinstance(data, OSError):
+            reason = data.strerror or str(data)
+            yield BounceReport(
+                records=(), source=label, problems=(f"the file could not be read: {reason}",)
+            )
+            continue
         try:
             yield parse_bounce(data, classifier=classifier, source=label)
         except Exception as exc:
