@@ -175,7 +175,6 @@ class _Pool:
 
     async def acquire(self) -> tuple[_TrackingSMTP, bool]:
         """A connection (``True`` if it was kept open from an earlier send)."""
-        self._closing = False
         if self._waiting or self._in_use >= self.limit:
             changed = self._condition()
             self._waiting += 1
@@ -216,8 +215,16 @@ class _Pool:
                 # its task were cancelled before it ran, stranding the others.
                 changed.notify_all()
 
+    def reopen(self) -> None:
+        """Keep connections open across sends again (after :meth:`close`)."""
+        self._closing = False
+
     async def close(self) -> None:
-        """Say QUIT on every idle connection and close it; busy ones close when released."""
+        """Say QUIT on every idle connection and close it; busy ones close when released.
+
+        Until :meth:`reopen`, a connection used after this (a send still retrying)
+        is closed when released, so nothing stays open behind the caller's back.
+        """
         self._closing = True
         idle, self._idle = self._idle, []
 
@@ -303,13 +310,18 @@ class Sender:
         return self._pool.limit
 
     async def __aenter__(self) -> Sender:
+        self._pool.reopen()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def close(self) -> None:
-        """Close the open connections politely (``QUIT``)."""
+        """Close the open connections politely (``QUIT``).
+
+        Sends still running (or started later) finish, but their connections are
+        closed after each transaction instead of being kept for the next send.
+        """
         await self._pool.close()
 
     async def send(

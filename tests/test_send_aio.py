@@ -542,3 +542,29 @@ async def test_connection_with_an_unreadable_reply_is_not_reused(
     assert second.delivered == ["b@x.example"]
     assert len(server.sessions) == 2
     assert [m["Subject"] for m in server.messages] == ["two"]
+
+
+async def test_close_during_an_inline_retry_leaves_no_connection_open(
+    server: ScriptedSMTPServer,
+) -> None:
+    """close() while a send waits to retry: the retry goes out, then its connection closes."""
+    server.on(
+        "RCPT", "451 4.3.0 Temporary failure, retry-after: 0", recipient="b@x.example", times=1
+    )
+    deferred = asyncio.Event()
+
+    def note(recipient: str, verdict: Verdict) -> None:
+        if recipient == "b@x.example" and verdict.retry:
+            deferred.set()
+
+    sender = sender_for(server, backoff_base=0.4, on_verdict=note)
+    task = asyncio.ensure_future(sender.send(make_message("b@x.example")))
+    await deferred.wait()
+    await sender.close()  # the send is now sleeping before its retry
+    report = await task
+    assert report.delivered == ["b@x.example"]
+    deadline = asyncio.get_running_loop().time() + 5
+    while not all(session.closed for session in server.sessions):
+        assert asyncio.get_running_loop().time() < deadline, "a connection stayed open"
+        await asyncio.sleep(0.02)
+    assert len(server.sessions) == 2
