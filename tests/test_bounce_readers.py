@@ -168,3 +168,20 @@ def test_an_over_long_separator_line_is_not_taken_into_the_next_message(tmp_path
     path = tmp_path / "box.mbox"
     path.write_bytes(b"From " + b"s" * _MBOX_CHUNK + b"\nSubject: x\n\nbody\n")
     assert [data for _label, data in read_messages(path)] == [b"Subject: x\n\nbody\n"]
+
+
+def test_subfolders_of_a_plain_folder_are_read_too(tmp_path: Path) -> None:
+    """Messages in subfolders (an archive by year, a Maildir inside) are read, not skipped."""
+    (tmp_path / "top.eml").write_bytes(_dsn("top@example.com"))
+    (tmp_path / "2024" / "03").mkdir(parents=True)
+    (tmp_path / "2024" / "03" / "deep.eml").write_bytes(_dsn("deep@example.com"))
+    maildir = tmp_path / "inbox"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1.host").write_bytes(_dsn("maildir@example.com"))
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.eml").write_bytes(_dsn("hidden@example.com"))
+    # A link back up must not loop.
+    (tmp_path / "2024" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    recipients = sorted(r.records[0].recipient for r in read_bounces(tmp_path))
+    assert recipients == ["deep@example.com", "maildir@example.com", "top@example.com"]

@@ -4,7 +4,9 @@ Memory stays flat in the number of messages: an mbox is read line by line
 and only the current message is held (and at most
 :data:`~.parse.MAX_INPUT_BYTES` of it); a Maildir is listed one directory at a
 time. A directory that is not a Maildir is read file by file, each file as an
-mbox or a single message.
+mbox or a single message, and its subfolders (not hidden ones, not links) the
+same way. A file that cannot be read is reported, not fatal, in
+:func:`read_bounces`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ __all__ = ["read_bounces", "read_messages"]
 _MAILDIR_SUBDIRS = ("new", "cur")
 # Bytes of an mbox read at a time (a longer line comes in several pieces).
 _MBOX_CHUNK = 1024 * 1024
+# How deep subfolders of a plain folder are read.
+_MAX_FOLDER_DEPTH = 16
 
 
 def _is_maildir(path: Path) -> bool:
@@ -64,20 +68,39 @@ def _messages(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes | OSErr
     if not root.is_dir():
         yield from _read_file(root)
         return
+    yield from _folder_messages(root, 0)
+
+
+def _folder_messages(root: Path, depth: int) -> Iterator[tuple[str, bytes | OSError]]:
+    """A Maildir's messages, or a plain folder's files and (non-hidden) subfolders in order."""
     if _is_maildir(root):
-        folders = [root / sub for sub in _MAILDIR_SUBDIRS if (root / sub).is_dir()]
-        hidden_too = True
-    else:
-        folders, hidden_too = [root], False
-    for folder in folders:
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as exc:
-            yield str(folder), exc
+        for sub in _MAILDIR_SUBDIRS:
+            folder = root / sub
+            if folder.is_dir():
+                for entry in _entries(folder):
+                    if isinstance(entry, OSError):
+                        yield str(folder), entry
+                    elif entry.is_file():
+                        yield from _read_file(Path(entry.path))
+        return
+    for entry in _entries(root):
+        if isinstance(entry, OSError):
+            yield str(root), entry
+        elif entry.name.startswith("."):
             continue
-        for entry in entries:
-            if (hidden_too or not entry.name.startswith(".")) and entry.is_file():
-                yield from _read_file(Path(entry.path))
+        elif entry.is_file():
+            yield from _read_file(Path(entry.path))
+        elif entry.is_dir(follow_symlinks=False) and depth < _MAX_FOLDER_DEPTH:
+            # Archives by year or month, a Maildir among plain files: read them too.
+            # Linked folders are not followed (a link back up would loop).
+            yield from _folder_messages(Path(entry.path), depth + 1)
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]] | list[OSError]:
+    try:
+        return sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        return [exc]
 
 
 def _read_file(path: Path) -> Iterator[tuple[str, bytes | OSError]]:
