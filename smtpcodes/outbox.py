@@ -214,6 +214,7 @@ class Outbox:
             for statement in _SCHEMA:
                 self._db.execute(statement)
             self._recover_interrupted()
+            self._finish_stranded()
         except BaseException:
             # Not a database, locked, a naive clock...: no half-open handle left behind.
             self._db.close()
@@ -284,6 +285,28 @@ class Outbox:
                     message_id, attempt, at=now, address=address, state=state, verdict=verdict
                 )
             for message_id in attempts:
+                self._finish_if_done(message_id, now, "complete")
+
+    def _finish_stranded(self) -> None:
+        """Finish messages left pending with no recipient queued.
+
+        Delivered recipients are committed as their verdicts arrive; a kill before
+        the attempt's last transaction can leave every recipient final and the
+        message still pending, which no run would ever pick up again.
+        """
+        stranded = [
+            message_id
+            for (message_id,) in self._db.execute(
+                "SELECT id FROM messages m WHERE m.state = ? AND NOT EXISTS "
+                "(SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state IN (?, ?))",
+                (PENDING, PENDING, IN_FLIGHT),
+            ).fetchall()
+        ]
+        if not stranded:
+            return
+        now = self._now()
+        with self._transaction():
+            for message_id in stranded:
                 self._finish_if_done(message_id, now, "complete")
 
     # -- storing -----------------------------------------------------------------------

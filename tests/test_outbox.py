@@ -402,3 +402,25 @@ def _points_at(fd: Path, path: Path) -> bool:
         return Path(os.readlink(fd)) == path
     except OSError:
         return False
+
+
+async def test_message_whose_recipients_all_finished_is_closed_on_reopen(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A message whose recipients were all final at a kill is finished on reopen, not stranded."""
+    path = tmp_path / "out.db"
+    async with sender_for(server) as sender:
+        with Outbox(path, sender, clock) as outbox:
+            message_id = await outbox.put(make_message("a@x.example"))
+        # What a kill in that window leaves on disk (the per-verdict commit only).
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "UPDATE recipients SET state = 'delivered' WHERE message_id = ?", (message_id,)
+            )
+        db.close()
+        with Outbox(path, sender, clock) as outbox:
+            assert outbox.pending() == []
+            (dead,) = outbox.dead()
+            assert dead.id == message_id
+            assert await outbox.run_due() == []
+    assert server.messages == []
