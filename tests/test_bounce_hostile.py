@@ -191,3 +191,30 @@ def test_real_utf16_text_is_still_decoded_as_utf16() -> None:
     assert decode_bytes("Grüße, 550 user unknown\n".encode("utf-16"), "utf-16") == (
         "Grüße, 550 user unknown\n"
     )
+
+
+def test_a_report_buried_under_too_many_enclosed_messages_is_reported_as_cut() -> None:
+    """A DSN under 200 message/rfc822 wrappers gives no record, and says the nesting was cut."""
+    inner = BASE
+    for _ in range(200):
+        inner = b"From: x@example.com\r\nContent-Type: message/rfc822\r\n\r\n" + inner
+    report = parse_bounce(inner)
+    assert report.records == ()
+    assert any("nest" in problem for problem in report.problems)
+
+
+def test_more_parts_than_the_limit_is_reported_as_cut() -> None:
+    """A message with thousands of MIME parts says that the parts past the limit were not read."""
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" for _ in range(3000))
+    message = (
+        b'From: x@example.com\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        + parts
+        + b"--b--\r\n"
+    )
+    report = parse_bounce(message)
+    assert any("parts" in problem for problem in report.problems)
+
+
+def test_an_ordinary_report_has_no_cut_problems() -> None:
+    """The nesting and part limits say nothing about a normal report."""
+    assert parse_bounce(BASE).problems == ()

@@ -88,7 +88,7 @@ class Part:
     the enclosed message of a ``message/*`` part.
     """
 
-    __slots__ = ("body", "children", "content_type", "headers", "params")
+    __slots__ = ("body", "children", "content_type", "cut", "headers", "params")
 
     def __init__(self, headers: Headers, body: bytes) -> None:
         self.headers = headers
@@ -98,6 +98,8 @@ class Part:
         self.content_type = main.strip().lower() or "text/plain"
         self.params = _params(";" + rest) if rest else {}
         self.children: list[Part] = []
+        #: On the root of a parsed message: what the walker's limits left unread.
+        self.cut: list[str] = []
 
     def payload(self, limit: int = MAX_DECODED_BYTES) -> bytes:
         """The body with its Content-Transfer-Encoding undone (at most ``limit`` bytes of it)."""
@@ -230,25 +232,43 @@ def parse_message(raw: bytes) -> Part:
         # An mbox separator line is not a header.
         newline = raw.find(b"\n")
         raw = raw[newline + 1 :] if newline != -1 else b""
-    budget = [MAX_PARTS]
-    return _parse_entity(raw, 0, budget)
+    # [parts left, whether the depth limit cut a part, whether the part limit did]
+    budget = [MAX_PARTS, 0, 0]
+    root = _parse_entity(raw, 0, budget)
+    if budget[1]:
+        root.cut.append(
+            f"the message nests MIME parts deeper than {MAX_DEPTH} levels; "
+            "the parts below were not read"
+        )
+    if budget[2]:
+        root.cut.append(f"the message has more than {MAX_PARTS} MIME parts; the rest were not read")
+    return root
+
+
+_NESTING_TYPES = ("message/rfc822", "message/global", "message/partial")
 
 
 def _parse_entity(raw: bytes, depth: int, budget: list[int]) -> Part:
     head, body = _split_head(raw)
     part = Part(parse_headers(head), body)
     budget[0] -= 1
-    if depth >= MAX_DEPTH or budget[0] <= 0:
-        return part
     ctype = part.content_type
+    if depth >= MAX_DEPTH or budget[0] <= 0:
+        if ctype.startswith("multipart/") or ctype in _NESTING_TYPES:
+            budget[1 if depth >= MAX_DEPTH else 2] = 1
+        return part
     if ctype.startswith("multipart/"):
         boundary = part.params.get("boundary", "")
         if boundary:
-            for chunk in _split_multipart(body, boundary.encode("utf-8", "replace")):
+            chunks = _split_multipart(body, boundary.encode("utf-8", "replace"))
+            if len(chunks) >= MAX_PARTS:
+                budget[2] = 1
+            for chunk in chunks:
                 if budget[0] <= 0:
+                    budget[2] = 1
                     break
                 part.children.append(_parse_entity(chunk, depth + 1, budget))
-    elif ctype in ("message/rfc822", "message/global", "message/partial"):
+    elif ctype in _NESTING_TYPES:
         inner = body
         cte = part.headers.get("content-transfer-encoding").strip().lower()
         if cte in ("base64", "quoted-printable"):

@@ -125,7 +125,7 @@ def parse_bounce(
         source = os.fspath(message)
     root = load_message(message)
     view = MessageView(root)
-    problems: list[str] = []
+    problems: list[str] = list(root.cut)
     found = _detect(view, 0)
     original = _original(view)
     if found is None:
