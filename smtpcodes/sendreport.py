@@ -392,8 +392,9 @@ def envelope_of(
 
 
 # What cannot go on an SMTP command line unquoted (it could smuggle parameters or
-# commands into RCPT TO); a quoted local part may hold anything but CR/LF.
-_QUOTED_LOCAL = re.compile(r'^"(?:[^"\\\r\n]|\\.)*"')
+# commands into RCPT TO); a quoted local part may hold anything but control characters,
+# escaped or not (RFC 5321 §4.1.2: qtextSMTP and quoted-pairSMTP are printable).
+_QUOTED_LOCAL = re.compile(r'^"(?:[^"\\\x00-\x1f\x7f]|\\[^\x00-\x1f\x7f])*"')
 _UNSAFE = re.compile(r'[\s<>"\x00-\x1f\x7f]')
 
 

@@ -568,3 +568,15 @@ async def test_close_during_an_inline_retry_leaves_no_connection_open(
         assert asyncio.get_running_loop().time() < deadline, "a connection stayed open"
         await asyncio.sleep(0.02)
     assert len(server.sessions) == 2
+
+
+async def test_carriage_return_in_a_quoted_local_part_fails_locally(
+    server: ScriptedSMTPServer,
+) -> None:
+    """A quoted local part hiding an escaped CR is refused before any command is sent."""
+    address = '"a\\\r"@x.example'
+    async with sender_for(server) as sender:
+        report = await sender.send(make_message("b@x.example"), [address, "b@x.example"])
+    assert report[address].verdict.category is Category.ADDRESS_INVALID
+    assert report.delivered == ["b@x.example"]
+    assert not any("\r" in command for command in server.commands)

@@ -159,3 +159,16 @@ def test_overlong_reply_after_the_body_leaves_delivery_unknown(
     verdict = report["a@x.example"].verdict
     assert verdict.delivery_unknown is True
     assert report.deferred == ["a@x.example"]
+
+
+@pytest.mark.parametrize(
+    "address", ['"a\\\r"@x.example', '"a\\\x00"@x.example', '"a\x00b"@x.example']
+)
+def test_control_characters_in_a_quoted_local_part_fail_locally(
+    server: ScriptedSMTPServer, smtp: smtplib.SMTP, address: str
+) -> None:
+    """A quoted local part hiding CR or NUL is refused before any command; the rest is sent."""
+    report = send(smtp, make_message("b@x.example"), [address, "b@x.example"])
+    assert report[address].verdict.category is Category.ADDRESS_INVALID
+    assert report.delivered == ["b@x.example"]
+    assert not any("\r" in c or "\x00" in c for c in server.commands)
