@@ -380,6 +380,9 @@ def envelope_of(
         msg = "The message has no recipients: pass recipients=... or set To/Cc/Bcc headers."
         raise ValueError(msg)
     sender = _bare(sender)
+    if _CONTROL.search(sender):
+        msg = "The envelope sender contains control characters, which no SMTP command may carry."
+        raise ValueError(msg)
     seen: set[str] = set()
     unique: list[str] = []
     for recipient in recipients:
@@ -395,6 +398,7 @@ def envelope_of(
 # commands into RCPT TO); a quoted local part may hold anything but control characters,
 # escaped or not (RFC 5321 §4.1.2: qtextSMTP and quoted-pairSMTP are printable).
 _QUOTED_LOCAL = re.compile(r'^"(?:[^"\\\x00-\x1f\x7f]|\\[^\x00-\x1f\x7f])*"')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE = re.compile(r'[\s<>"\x00-\x1f\x7f]')
 
 

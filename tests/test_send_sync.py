@@ -172,3 +172,12 @@ def test_control_characters_in_a_quoted_local_part_fail_locally(
     assert report[address].verdict.category is Category.ADDRESS_INVALID
     assert report.delivered == ["b@x.example"]
     assert not any("\r" in c or "\x00" in c for c in server.commands)
+
+
+def test_sender_with_a_control_character_is_a_value_error(
+    server: ScriptedSMTPServer, smtp: smtplib.SMTP
+) -> None:
+    """An envelope sender holding NUL is refused before anything reaches the wire."""
+    with pytest.raises(ValueError, match="control characters"):
+        send(smtp, b"Subject: x\r\n\r\nbody\r\n", ["b@x.example"], sender="a@s.example\x00")
+    assert not any(c.startswith("MAIL") for c in server.commands)
