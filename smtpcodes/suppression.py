@@ -241,10 +241,16 @@ class MemorySuppressionList:
 
     def __len__(self) -> int:
         now = _aware_now(self._clock)
-        return sum(1 for e in self._entries.values() if e.is_suppressing(now))
+        return sum(1 for e in self._snapshot() if e.is_suppressing(now))
 
     def __iter__(self) -> Iterator[SuppressionEntry]:
-        return iter(list(self._entries.values()))
+        return iter(self._snapshot())
+
+    def _snapshot(self) -> list[SuppressionEntry]:
+        # A copy taken under the lock: iterating the dict itself while another thread
+        # adds an address raises "dictionary changed size during iteration".
+        with self._lock:
+            return list(self._entries.values())
 
     def add(
         self, address: str, verdict: Verdict | None = None, *, reason: str | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -301,3 +303,33 @@ def test_sqlite_list_on_a_broken_file_leaves_no_handle_open(tmp_path: Path) -> N
     with pytest.raises(sqlite3.DatabaseError):
         SqliteSuppressionList(path)
     assert _open_handles(path) == 0
+
+
+def test_memory_list_can_be_counted_while_another_thread_adds() -> None:
+    """len() and iteration never trip over entries added concurrently by another thread."""
+    lst = MemorySuppressionList()
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def count() -> None:
+        while not done.is_set():
+            try:
+                len(lst)
+                list(lst)
+            except RuntimeError as error:  # "dictionary changed size during iteration"
+                errors.append(error)
+                return
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    reader = threading.Thread(target=count)
+    reader.start()
+    try:
+        for i in range(5000):
+            lst.add(f"u{i}@example.com", reason="test")
+    finally:
+        done.set()
+        reader.join()
+        sys.setswitchinterval(previous)
+    assert errors == []
+    assert len(lst) == 5000
