@@ -173,3 +173,67 @@ def test_a_huge_line_without_line_breaks_is_read_in_bounded_memory(tmp_path: Pat
         tracemalloc.stop()
     assert [(r.line_number, r.recipient) for r in records] == [(2, "kijitora@example.com")]
     assert peak < 4 * 1024 * 1024
+
+
+# Lines built to make a backtracking pattern retry at every position: the text of a
+# remote reply is written by whoever runs the remote server.
+HOSTILE_LINES = [
+    "postfix/smtp[1]: ABCDE: to=<a@b>, status=bounced (" * 300,
+    "1abcDE-000Abc-AB ** " * 800,
+    "sm-mta[1]: ABCDEF: to=a, stat=x " * 500,
+]
+
+
+def test_postfix_reply_quoting_other_fields_keeps_the_real_status() -> None:
+    """A remote reply that quotes ' status=sent (' does not change the line's own status."""
+    line = POSTFIX_BOUNCED.replace(
+        "User unknown in local", "User unknown status=sent (250 ok) in local"
+    )
+    record = parse_log_line(line)
+    assert record is not None
+    assert record.action == "failed"
+    assert "status=sent (250 ok)" in record.diagnostic
+
+
+def test_postfix_status_without_reply_text_and_trailing_space() -> None:
+    """'status=sent' with nothing after it (and trailing blanks) is read; 'status=sentx' is not."""
+    line = POSTFIX_SENT.split(" (250")[0] + "  "
+    record = parse_log_line(line)
+    assert record is not None
+    assert record.kind == "delivered"
+    assert parse_log_line(line.rstrip() + "x") is None
+
+
+def test_exim_and_sendmail_rest_longer_than_the_old_window_are_still_read() -> None:
+    """Results whose text runs past 8,000 characters are read with the text cut."""
+    exim = EXIM_FAILED + " filler" * 2000
+    record = parse_log_line(exim)
+    assert record is not None
+    assert record.recipient == "shiro@example.jp"
+    sendmail = SENDMAIL_FAILED + " filler" * 2000
+    record = parse_log_line(sendmail)
+    assert record is not None
+    assert record.recipient == "mike@example.co.jp"
+
+
+def test_hostile_lines_are_read_without_backtracking(tmp_path: Path) -> None:
+    """A thousand lines made to backtrack finish at once (a hang guard with a huge margin)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "mail.log"
+    path.write_text("\n".join(HOSTILE_LINES * 334) + "\n")
+    script = (
+        "import sys\n"
+        "from smtpcodes.bounces.logs import read_log\n"
+        "print(sum(1 for _ in read_log(sys.argv[1])))\n"
+    )
+    # Before the fix this took about 7 minutes; it now takes well under a second.
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr

@@ -46,25 +46,30 @@ MAX_LINE_CHARS = 16_384
 # Characters read at a time while skipping the rest of an over-long line.
 _SKIP_CHARS = 1024 * 1024
 
+# The patterns match a line's head only; the rest is cut with string operations. A
+# pattern ending in ".{0,N}$" retries at every candidate position of a hostile line
+# (remote replies are written by whoever runs the remote server): quadratic work.
 _POSTFIX = re.compile(
     r"postfix(?:-[\w.-]{1,40})?/[\w/.-]{1,40}\[\d{1,10}\]: (?P<qid>[0-9A-Za-z]{5,40}): "
-    r"to=<(?P<rcpt>[^>]{0,320})>,(?P<middle>.{0,2000}?) status=(?P<status>sent|bounced|deferred"
-    r"|expired|undeliverable)(?: \((?P<text>.{0,8000})\))?\s*$"
+    r"to=<(?P<rcpt>[^>]{0,320})>,"
 )
+_POSTFIX_STATUS = re.compile(r" status=(sent|bounced|deferred|expired|undeliverable)")
 _POSTFIX_DSN = re.compile(r"\bdsn=(\d\.\d{1,3}\.\d{1,3})")
 _POSTFIX_RELAY = re.compile(r"\brelay=([^,\s]{1,300})")
 _EXIM = re.compile(
     r"(?:^|\s)(?P<id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) (?P<flag>\*\*|==|=>|->) "
     r"(?P<rcpt>[^\s<>]{1,320}@[^\s<>]{1,255}|:blackhole:|\S{1,320})(?: <(?P<orig>[^>]{0,320})>)?"
-    r"(?P<rest>.{0,8000})$"
 )
 _EXIM_HOST = re.compile(r"\bH=([^\s\[]{1,255})")
 _SENDMAIL = re.compile(
     r"(?:sendmail|sm-mta|sm-msp-queue)\[\d{1,10}\]: (?P<qid>[0-9A-Za-z]{6,40}): "
-    r"to=(?P<rcpt>[^,]{1,2000}),(?P<middle>.{0,2000}?) stat=(?P<stat>.{0,8000})$"
+    r"to=(?P<rcpt>[^,]{1,2000}),"
 )
 _SENDMAIL_DSN = re.compile(r"\bdsn=(\d\.\d{1,3}\.\d{1,3})")
 _SENDMAIL_RELAY = re.compile(r"\brelay=([^,\s]{1,300})")
+# Characters between the recipient and the status field; of the text after it.
+_MAX_MIDDLE = 2000
+_MAX_TEXT = 8000
 _ADDRESS = re.compile(r"<?([^\s<>,\"]{1,64}@[^\s<>,\"]{1,255})>?")
 
 _POSTFIX_ACTION = {
@@ -169,30 +174,19 @@ def parse_log_records(line: str, *, classifier: Classifier | None = None) -> lis
 
         classifier = _Classifier.default()
     if "status=" in line:
-        m = _POSTFIX.search(line)
-        if m is not None:
-            middle = m["middle"]
-            dsn = _POSTFIX_DSN.search(middle)
-            relay = _POSTFIX_RELAY.search(middle)
-            return [
-                _build(
-                    classifier,
-                    mta="postfix",
-                    recipient=m["rcpt"],
-                    action=_POSTFIX_ACTION[m["status"]],
-                    status_text=dsn[1] if dsn else "",
-                    diagnostic=m["text"] or "",
-                    queue_id=m["qid"],
-                    relay=relay[1] if relay else None,
-                )
-            ]
+        records = _postfix(classifier, line)
+        if records:
+            return records
     if "stat=" in line:
-        m = _SENDMAIL.search(line)
-        if m is not None:
-            return _sendmail(classifier, m)
+        for head in _SENDMAIL.finditer(line):
+            stat_at = line.find(" stat=", head.end(), head.end() + _MAX_MIDDLE + 6)
+            if stat_at != -1:
+                middle = line[head.end() : stat_at]
+                stat = line[stat_at + 6 : stat_at + 6 + _MAX_TEXT]
+                return _sendmail(classifier, head, middle, stat)
     m = _EXIM.search(line)
     if m is not None and "@" in m["rcpt"]:
-        rest = m["rest"]
+        rest = line[m.end() : m.end() + _MAX_TEXT]
         text = rest.split(": ", 1)[1] if ": " in rest else rest
         host = _EXIM_HOST.search(rest)
         return [
@@ -210,8 +204,44 @@ def parse_log_records(line: str, *, classifier: Classifier | None = None) -> lis
     return []
 
 
-def _sendmail(classifier: Classifier, m: re.Match[str]) -> list[LogRecord]:
-    stat = m["stat"].strip()
+def _postfix(classifier: Classifier, line: str) -> list[LogRecord]:
+    """``... to=<a@b>, ..., status=bounced (text)``: the first status field the line ends after."""
+    end = len(line.rstrip())
+    for m in _POSTFIX.finditer(line):
+        start = m.end()
+        for status in _POSTFIX_STATUS.finditer(line, start, start + _MAX_MIDDLE + 21):
+            if status.start() - start > _MAX_MIDDLE:
+                break
+            after = status.end()
+            if after >= end:
+                text = ""
+            elif line.startswith(" (", after) and line[end - 1] == ")":
+                if end - 1 - (after + 2) > _MAX_TEXT:
+                    continue
+                text = line[after + 2 : end - 1]
+            else:
+                # "status=sent" inside other text, or "status=sentx": not the field.
+                continue
+            middle = line[start : status.start()]
+            dsn = _POSTFIX_DSN.search(middle)
+            relay = _POSTFIX_RELAY.search(middle)
+            return [
+                _build(
+                    classifier,
+                    mta="postfix",
+                    recipient=m["rcpt"],
+                    action=_POSTFIX_ACTION[status[1]],
+                    status_text=dsn[1] if dsn else "",
+                    diagnostic=text,
+                    queue_id=m["qid"],
+                    relay=relay[1] if relay else None,
+                )
+            ]
+    return []
+
+
+def _sendmail(classifier: Classifier, m: re.Match[str], middle: str, stat: str) -> list[LogRecord]:
+    stat = stat.strip()
     lowered = stat.lower()
     if lowered.startswith("sent"):
         action = "delivered"
@@ -224,7 +254,6 @@ def _sendmail(classifier: Classifier, m: re.Match[str]) -> list[LogRecord]:
         text = stat
     # "to=<a>,<b>,<c>, delay=...": the pattern stops the recipient at the first comma, so
     # the others open the middle, up to the first ", " (before the first name=value field).
-    middle = m["middle"]
     more, _sep, _fields = middle.partition(", ")
     rcpt_list = m["rcpt"] + ("," + more if more.strip() and "=" not in more else "")
     recipients = list(dict.fromkeys(a[1] for a in _ADDRESS.finditer(rcpt_list)))
