@@ -407,25 +407,38 @@ class Outbox:
         # Every verdict of the run, inline retries included, goes into the history.
         seen: list[tuple[str, Verdict, datetime]] = []
         delivered: set[str] = set()
+        # Accepted recipients not yet marked on disk; written in one transaction per
+        # attempt, as soon as the sender yields (one fsync, not one per recipient).
+        unsaved: list[str] = []
+
+        def save_delivered() -> None:
+            if not unsaved:
+                return
+            batch = [(DELIVERED, message_id, recipient) for recipient in unsaved]
+            unsaved.clear()
+            with self._transaction():
+                self._db.executemany(
+                    "UPDATE recipients SET state = ?, retry_at = NULL "
+                    "WHERE message_id = ? AND address = ?",
+                    batch,
+                )
 
         def note(recipient: str, verdict: Verdict) -> None:
             seen.append((recipient, verdict, self._now()))
             if verdict.outcome is Outcome.SUCCESS:
-                # Committed at once: the sender may still be waiting to retry others
-                # inline, and a kill or a cancellation then must not requeue this one.
+                # Saved before the sender waits to retry others inline: a kill or a
+                # cancellation then must not requeue this recipient.
                 delivered.add(recipient)
-                with self._transaction():
-                    self._db.execute(
-                        "UPDATE recipients SET state = ?, retry_at = NULL "
-                        "WHERE message_id = ? AND address = ?",
-                        (DELIVERED, message_id, recipient),
-                    )
+                if not unsaved:
+                    asyncio.get_running_loop().call_soon(save_delivered)
+                unsaved.append(recipient)
 
         try:
             report = await self.sender.send(message, due, sender=sender, on_verdict=note)
         except BaseException:
             # Not a verdict but a cancellation or a bug, at a point we cannot know:
             # requeue the recipients not yet accepted as a crash would, delivery unknown.
+            save_delivered()
             now_failed = self._now()
             with self._transaction():
                 self._record_seen(message_id, attempt, seen, dict.fromkeys(delivered, DELIVERED))
@@ -445,6 +458,8 @@ class Outbox:
                 self._finish_if_done(message_id, now_failed, "complete")
             self._recover_interrupted([(message_id, a) for a in due if a not in delivered])
             raise
+        # The final transaction below records every recipient: nothing left to save.
+        unsaved.clear()
         finished = self._now()
         with self._transaction():
             final_state: dict[str, str] = {}
