@@ -326,7 +326,14 @@ class Outbox:
         """
         envelope_sender, wanted = envelope_of(message, recipients, sender)
         if isinstance(message, email.message.Message):
-            body = message.as_bytes()
+            policy = message.policy
+            international = not "".join([envelope_sender, *wanted]).isascii()
+            if international and isinstance(policy, email.policy.EmailPolicy):
+                # Such a message goes out with SMTPUTF8 and UTF-8 headers, as a direct
+                # send flattens it. Stored ASCII-only, a non-ASCII address would become
+                # an encoded-word (which an address may not hold), sent as stored.
+                policy = policy.clone(utf8=True)
+            body = message.as_bytes(policy=policy)
             is_raw = False
             if message.get("Message-ID") is None:
                 body = f"Message-ID: {email.utils.make_msgid()}\r\n".encode() + body

@@ -424,3 +424,40 @@ async def test_message_whose_recipients_all_finished_is_closed_on_reopen(
             assert dead.id == message_id
             assert await outbox.run_due() == []
     assert server.messages == []
+
+
+async def test_international_address_header_survives_the_queue(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A non-ASCII To header goes out as a direct send puts it (UTF-8), not as an encoded-word."""
+    message = make_message("jürgen@x.example", subject="Grüße")
+    async with sender_for(server) as sender:
+        await sender.send(message)
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            await outbox.put(message)
+            (run,) = await outbox.run_due()
+    assert run.report.delivered == ["jürgen@x.example"]
+    direct, queued = (
+        [line for line in m.raw.split(b"\r\n") if line.startswith((b"To:", b"Subject:"))]
+        for m in server.messages
+    )
+    assert queued == direct
+    assert b"To: j\xc3\xbcrgen@x.example" in queued
+
+
+async def test_non_ascii_subject_to_an_ascii_address_stays_encoded(
+    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Without SMTPUTF8 a queued message's non-ASCII Subject goes out RFC 2047-encoded."""
+    message = make_message("bob@x.example", subject="Grüße")
+    async with sender_for(server) as sender:
+        await sender.send(message)
+        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            await outbox.put(message)
+            await outbox.run_due()
+    direct, queued = (
+        [line for line in m.raw.split(b"\r\n") if line.startswith(b"Subject:")]
+        for m in server.messages
+    )
+    assert queued == direct
+    assert queued[0].isascii()
