@@ -210,10 +210,11 @@ class TransactionLog:
     """A transport failure (timeout, disconnect, TLS) with no reply to classify."""
 
     def note_reply(self, stage: str, code: int, text: str, recipient: str | None = None) -> None:
-        """Record a reply; a failing non-``RCPT`` reply or any ``421`` ends the transaction."""
+        """Record a reply; a failing non-``RCPT`` reply, a ``421`` or an unreadable one ends it."""
         if stage == "RCPT" and recipient is not None:
             self.rcpt_replies[recipient] = (code, text)
-            if code == 421:
+            if code == 421 or not 200 <= code <= 599:
+                # The session ends here (closing, or out of step after an unreadable reply).
                 self.failure_reply = (code, text, stage)
         elif stage == "DATA" and 200 <= code < 400:
             if code < 300:

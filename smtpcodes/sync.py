@@ -74,6 +74,15 @@ def _flatten(
     return buffer.getvalue(), options
 
 
+def _ends_session(code: int) -> bool:
+    """Whether a reply leaves the session unusable: a ``421``, or one without a code.
+
+    smtplib answers ``-1`` for a reply it could not read; whatever is left of it
+    would pass for the reply to the next command.
+    """
+    return code == 421 or not 200 <= code <= 599
+
+
 def _reset(smtp: smtplib.SMTP) -> None:
     # A failed RSET changes nothing for this report; the next send will notice.
     with contextlib.suppress(smtplib.SMTPException, OSError):
@@ -101,7 +110,7 @@ def _transact(
         log.stage = "MAIL"
         code, reply = smtp.mail(sender, options)
         log.note_reply("MAIL", code, _text(reply))
-        if code == 421:
+        if _ends_session(code):
             smtp.close()
             return
         if not 200 <= code < 300:
@@ -112,7 +121,7 @@ def _transact(
         for recipient in recipients:
             code, reply = smtp.rcpt(recipient, list(rcpt_options))
             log.note_reply("RCPT", code, _text(reply), recipient)
-            if code == 421:
+            if _ends_session(code):
                 smtp.close()
                 return
             accepted += 200 <= code < 300
@@ -123,7 +132,7 @@ def _transact(
         log.data_started = True
         code, reply = smtp.data(body)
         log.note_reply("DATA", code, _text(reply))
-        if code == 421:
+        if _ends_session(code):
             smtp.close()
         elif not 200 <= code < 300:
             _reset(smtp)
@@ -135,7 +144,7 @@ def _transact(
             return
         # EHLO refused, or DATA answered with something other than 354.
         log.note_reply(log.stage, exc.smtp_code, _text(exc.smtp_error))
-        if exc.smtp_code == 421:
+        if _ends_session(exc.smtp_code):
             smtp.close()
         elif log.stage in {"MAIL", "RCPT", "DATA"}:
             _reset(smtp)

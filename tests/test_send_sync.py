@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.message
 import smtplib
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -181,3 +183,38 @@ def test_sender_with_a_control_character_is_a_value_error(
     with pytest.raises(ValueError, match="control characters"):
         send(smtp, b"Subject: x\r\n\r\nbody\r\n", ["b@x.example"], sender="a@s.example\x00")
     assert not any(c.startswith("MAIL") for c in server.commands)
+
+
+def _garbling_server(listener: socket.socket, seen: list[bytes]) -> None:
+    """Greets, accepts EHLO and RSET, and answers MAIL with a line that has no reply code."""
+    connection, _ = listener.accept()
+    with connection, connection.makefile("rb") as lines:
+        connection.sendall(b"220 garbling.test ESMTP\r\n")
+        for line in lines:
+            seen.append(line)
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                connection.sendall(b"250 garbling.test\r\n")
+            elif verb == b"MAIL":
+                connection.sendall(b"2x0 not a reply code\r\n")
+            elif verb == b"QUIT":
+                connection.sendall(b"221 bye\r\n")
+                return
+            else:
+                connection.sendall(b"250 OK\r\n")
+
+
+def test_reply_without_a_code_closes_the_connection() -> None:
+    """A reply smtplib cannot read (code -1) is a protocol_error and the session is dropped."""
+    seen: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        thread = threading.Thread(target=_garbling_server, args=(listener, seen), daemon=True)
+        thread.start()
+        smtp = smtplib.SMTP("127.0.0.1", listener.getsockname()[1], timeout=5)
+        try:
+            report = send(smtp, make_message("a@x.example"))
+        finally:
+            smtp.close()
+        thread.join(5)
+    assert report["a@x.example"].verdict.category is Category.PROTOCOL_ERROR
+    assert not any(line.upper().startswith(b"RSET") for line in seen)
