@@ -185,3 +185,12 @@ def test_output_cut_by_head_is_silent(tmp_path: Path, command: str, fmt: str) ->
     _out, err = producer.communicate(timeout=120)
     assert err.decode() == ""
     assert producer.returncode == 0
+
+
+def test_http_body_at_sign_without_a_file_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """BODY '@' names no file: the error says so instead of "'' is a directory"."""
+    status, out, err = run(capsys, "http", "429", "@")
+    assert status == 2
+    assert out == ""
+    assert "file name after @" in err
+    assert "directory" not in err

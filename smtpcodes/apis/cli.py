@@ -36,6 +36,8 @@ def _read_body(arg: str | None) -> bytes | None:
     if arg == "-":
         return sys.stdin.buffer.read(_MAX_BODY_BYTES)
     if arg.startswith("@"):
+        if not arg[1:]:
+            raise _fail("BODY '@' names no file; give a file name after @, e.g. @body.json")
         try:
             with Path(arg[1:]).open("rb") as handle:
                 return handle.read(_MAX_BODY_BYTES)
