@@ -194,3 +194,27 @@ def test_http_body_at_sign_without_a_file_name(capsys: pytest.CaptureFixture[str
     assert out == ""
     assert "file name after @" in err
     assert "directory" not in err
+
+
+@pytest.mark.parametrize("as_mbox", [False, True])
+def test_bounces_reads_a_pipe_as_given_by_process_substitution(as_mbox: bool) -> None:
+    """`smtpcodes bounces <(zcat box.gz)`: a pipe is read once, its first bytes are not lost."""
+    if not Path("/dev/fd").is_dir():  # pragma: no cover - Linux and macOS have it
+        pytest.skip("needs /dev/fd")
+    data = (b"From MAILER-DAEMON Mon Jan  1 00:00:00 2024\n" + DSN) if as_mbox else DSN
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)  # well under a pipe's buffer
+        os.close(write_end)
+        script = "import sys; from smtpcodes.cli import main; sys.exit(main(sys.argv[1:]))"
+        done = subprocess.run(
+            [sys.executable, "-c", script, "bounces", f"/dev/fd/{read_end}", "--format", "json"],
+            pass_fds=(read_end,),
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        os.close(read_end)
+    assert done.returncode == 0, done.stderr
+    assert [r["recipient"] for r in json.loads(done.stdout)["records"]] == ["a@example.com"]

@@ -11,10 +11,11 @@ same way. A file that cannot be read is reported, not fatal, in
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from .parse import MAX_INPUT_BYTES, parse_bounce
 from .report import BounceReport
@@ -33,11 +34,6 @@ _MAX_FOLDER_DEPTH = 16
 
 def _is_maildir(path: Path) -> bool:
     return any((path / sub).is_dir() for sub in _MAILDIR_SUBDIRS)
-
-
-def _looks_like_mbox(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(5) == b"From "
 
 
 def read_messages(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
@@ -104,53 +100,60 @@ def _entries(folder: Path) -> list[os.DirEntry[str]] | list[OSError]:
 
 
 def _read_file(path: Path) -> Iterator[tuple[str, bytes | OSError]]:
+    # One open per file: a pipe (``bounces <(zcat box.gz)``) cannot be read twice.
     try:
-        if _looks_like_mbox(path):
-            yield from _read_mbox(path)
-            return
         with path.open("rb") as handle:
-            data = handle.read(MAX_INPUT_BYTES)
+            head = handle.read(5)
+            if head == b"From ":
+                yield from _read_mbox(path, handle, head)
+                return
+            data = head + handle.read(MAX_INPUT_BYTES - len(head))
     except OSError as exc:
         yield str(path), exc
         return
     yield str(path), data
 
 
-def _read_mbox(path: Path) -> Iterator[tuple[str, bytes]]:
-    """Split an mbox at ``From `` lines that follow a blank line (or start the file)."""
+def _read_mbox(path: Path, handle: BinaryIO, head: bytes) -> Iterator[tuple[str, bytes]]:
+    """Split an mbox at ``From `` lines that follow a blank line (or start the file).
+
+    ``head`` is what was already read from ``handle`` (to tell an mbox).
+    """
     chunks: list[bytes] = []
     size = 0
     index = 0
     previous_blank = True
     at_line_start = True
     in_separator = False
-    with path.open("rb") as handle:
-        # Read in bounded pieces: a file without line breaks is otherwise one huge "line".
-        for line in iter(lambda: handle.readline(_MBOX_CHUNK), b""):
-            starts_line = at_line_start
-            at_line_start = line.endswith(b"\n")
-            if not starts_line:
-                # The rest of a line longer than one piece: never a separator.
-                if not in_separator and size < MAX_INPUT_BYTES:
-                    chunks.append(line)
-                    size += len(line)
-                previous_blank = False
-                continue
-            in_separator = False
-            if line.startswith(b"From ") and previous_blank:
-                if chunks:
-                    index += 1
-                    yield f"{path}:{index}", b"".join(chunks)
-                chunks, size = [], 0
-                previous_blank = False
-                in_separator = not at_line_start
-                continue
-            previous_blank = line in (b"\n", b"\r\n")
-            if size < MAX_INPUT_BYTES:
-                # mboxrd quoting: ">From " in a body was "From " before it was stored.
-                kept = line[1:] if line.startswith(b">From ") else line
-                chunks.append(kept)
-                size += len(kept)
+    # Read in bounded pieces: a file without line breaks is otherwise one huge "line".
+    pieces = itertools.chain(
+        [head + handle.readline(_MBOX_CHUNK)], iter(lambda: handle.readline(_MBOX_CHUNK), b"")
+    )
+    for line in pieces:
+        starts_line = at_line_start
+        at_line_start = line.endswith(b"\n")
+        if not starts_line:
+            # The rest of a line longer than one piece: never a separator.
+            if not in_separator and size < MAX_INPUT_BYTES:
+                chunks.append(line)
+                size += len(line)
+            previous_blank = False
+            continue
+        in_separator = False
+        if line.startswith(b"From ") and previous_blank:
+            if chunks:
+                index += 1
+                yield f"{path}:{index}", b"".join(chunks)
+            chunks, size = [], 0
+            previous_blank = False
+            in_separator = not at_line_start
+            continue
+        previous_blank = line in (b"\n", b"\r\n")
+        if size < MAX_INPUT_BYTES:
+            # mboxrd quoting: ">From " in a body was "From " before it was stored.
+            kept = line[1:] if line.startswith(b">From ") else line
+            chunks.append(kept)
+            size += len(kept)
     if chunks:
         index += 1
         yield f"{path}:{index}", b"".join(chunks)
