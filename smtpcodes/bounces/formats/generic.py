@@ -129,16 +129,22 @@ def _addresses_in_lines(text: str, own: set[str]) -> list[Finding]:
     out: list[Finding] = []
     seen: set[str] = set()
     for index, line in enumerate(lines[:2000]):
+        # One context per line, tested once: testing it again for every address of a
+        # long line full of addresses made the work quadratic.
+        context: str | None = None
         for m in ADDRESS.finditer(line):
             address = m[1].strip(".")
             key = address.lower()
             if key in own or key in seen or _BOUNCE_SENDER.search(key.split("@")[0]):
                 continue
-            context = " ".join(lines[max(0, index - 2) : index + 4])
-            if _ERROR_WORDS.search(context) is None and not HAS_REPLY_CODE.search(context):
-                continue
+            if context is None:
+                context = " ".join(lines[max(0, index - 2) : index + 4])
+                if _ERROR_WORDS.search(context) is None and not HAS_REPLY_CODE.search(context):
+                    break
             seen.add(key)
             out.append(Finding(recipient=address, diagnostic=context[:2000]))
+            if len(out) > _MAX_GUESSED:
+                return out
     return out
 
 
