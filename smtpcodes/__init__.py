@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .apis import HttpClassifier, backoff_window, classify_http
-    from .bounces import BounceRecord, BounceReport, parse_bounce, read_bounces
+    from .bounces import BounceRecord, BounceReport, parse_bounce, parse_log_records, read_bounces
     from .classifier import Classifier, classify
     from .errors import ReplyParseError, SmtpcodesError, TableError
     from .exceptions import classify_exception
@@ -45,6 +45,7 @@ __all__ = [
     # bounces
     "parse_bounce",
     "read_bounces",
+    "parse_log_records",
     "BounceReport",
     "BounceRecord",
     # sending
@@ -79,6 +80,7 @@ _HOME = {
     "backoff_window": "apis",
     "parse_bounce": "bounces",
     "read_bounces": "bounces",
+    "parse_log_records": "bounces",
     "BounceReport": "bounces",
     "BounceRecord": "bounces",
     "classify_exception": "exceptions",

@@ -337,7 +337,7 @@ class Classifier:
             basic_text, enh_text = parts
             enh = EnhancedCode.parse(enh_text)
             if not (basic_text.isdigit() and len(basic_text) == 3):
-                msg = f"{code!r} is not a reply code such as 421, 5.7.26 or '421 4.7.0'"
+                msg = f"{_short(code)} is not a reply code such as 421, 5.7.26 or '421 4.7.0'"
                 raise ValueError(msg)
             pair = tables.pairs.get((int(basic_text), str(enh)))
             if pair is not None:
@@ -358,7 +358,7 @@ class Classifier:
                 else text
             )
         except ValueError:
-            msg = f"{code!r} is not a reply code such as 421, 5.7.26 or '421 4.7.0'"
+            msg = f"{_short(code)} is not a reply code such as 421, 5.7.26 or '421 4.7.0'"
             raise ValueError(msg) from None
         specific = tables.enhanced.get(str(enh))
         if specific is not None and not text.upper().startswith("X."):
@@ -369,6 +369,10 @@ class Classifier:
         elif enh.subject in tables.subjects:
             out.append(("subject", tables.subjects[enh.subject]))
         return out
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + "..."
 
 
 def _wrong_type(reply: object) -> Verdict:

@@ -20,7 +20,15 @@ from .errors import TableError
 from .tables import CodeEntry
 from .verdict import Verdict
 
-__all__ = ["CliError", "classifier_from_args", "main", "split_replies"]
+__all__ = [
+    "CliError",
+    "bounded_lines",
+    "classifier_from_args",
+    "main",
+    "printable",
+    "shorten",
+    "split_replies",
+]
 
 # Modules that add subcommands; a module that is not installed is skipped.
 _COMMAND_MODULES = ("smtpcodes.apis.cli", "smtpcodes.bounces.cli")
@@ -29,6 +37,48 @@ _REPLY_LINE = re.compile(r"\s{0,8}([2-5][0-9][0-9])([ -]|$)")
 
 class CliError(Exception):
     """Bad input on the command line: printed as one line, exit status 2."""
+
+
+#: Characters of one input line that ``classify`` reads; the rest of the line is skipped.
+MAX_LINE_CHARS = 65_536
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates (undecodable input bytes) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return text
+    try:
+        # Bytes that Python decoded with surrogateescape: back to bytes, then one
+        # U+FFFD for each byte that is not UTF-8.
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "surrogatepass")
+    return data.decode("utf-8", "replace")
+
+
+def bounded_lines(stream: TextIO, limit: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """The stream's lines, each cut at ``limit`` characters (memory stays bounded)."""
+    while True:
+        line = stream.readline(limit)
+        if not line:
+            return
+        if len(line) >= limit and not line.endswith("\n"):
+            # Skip the rest of an over-long line, a piece at a time.
+            rest = stream.readline(limit)
+            while rest and not rest.endswith("\n"):
+                rest = stream.readline(limit)
+        yield line
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``repr`` of ``text``, cut to ``limit`` characters, for error messages."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def split_replies(lines: Iterable[str]) -> Iterator[str]:
@@ -127,10 +177,13 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     else:
         if sys.stdin is None or sys.stdin.isatty():
             raise CliError("give one or more replies as arguments, or pipe them on standard input")
-        replies = split_replies(sys.stdin)
+        replies = split_replies(bounded_lines(sys.stdin))
     out: TextIO = sys.stdout
     first = True
-    for reply in replies:
+    for raw in replies:
+        # Bytes that were not UTF-8 (arguments, stdin) arrive as lone surrogates;
+        # they are printed as U+FFFD so that the output is always valid UTF-8.
+        reply = printable(raw)
         verdict = classifier.classify(reply, stage=stage)
         if args.json:
             record = verdict.as_dict()
@@ -172,7 +225,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if not found:
-        raise CliError(f"the tables say nothing about {code!r}")
+        raise CliError(f"the tables say nothing about {shorten(code)}")
     if args.json:
         payload = [
             {
@@ -324,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        print(f"smtpcodes: error: internal error ({type(exc).__name__}): {exc}", file=sys.stderr)
+        return 70
     return status
 
 

@@ -155,3 +155,45 @@ def test_empty_stdin_in_subprocess_prints_nothing() -> None:
         stdin=subprocess.DEVNULL,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+class TestHostileInput:
+    def test_non_utf8_stdin_gives_valid_utf8_json(self) -> None:
+        """Undecodable input bytes come out as U+FFFD, so the output is valid UTF-8 JSON."""
+        done = subprocess.run(
+            [sys.executable, "-m", "smtpcodes", "classify", "--json"],
+            input=b"550 5.1.1 caf\xe9 unknown\n",
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        record = json.loads(done.stdout.decode("utf-8"))
+        assert record["reply"] == "550 5.1.1 caf\ufffd unknown"
+
+    def test_over_long_lines_are_cut(self) -> None:
+        """bounded_lines cuts a line at the limit and skips the rest of it."""
+        from smtpcodes.cli import bounded_lines
+
+        stream = io.StringIO("x" * 25 + "\n550 ok\n")
+        assert list(bounded_lines(stream, limit=10)) == ["x" * 10, "550 ok\n"]
+
+    def test_internal_error_is_one_line(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An unexpected exception is reported in one line with exit status 70."""
+        import smtpcodes.cli as cli
+
+        def boom(_args: object) -> int:
+            raise RuntimeError("kaboom")
+
+        monkeypatch.setattr(cli, "_cmd_codes", boom)
+        status, _, err = run(capsys, "codes")
+        assert status == 70
+        assert err.strip() == "smtpcodes: error: internal error (RuntimeError): kaboom"
+
+    def test_explain_does_not_echo_huge_input(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A huge bad argument is shortened in the error message."""
+        status, _, err = run(capsys, "explain", "5" * 100_000)
+        assert status == 2
+        assert len(err) < 300
