@@ -199,11 +199,12 @@ def find_stage(text: str) -> str | None:
     """The SMTP stage a log or DSN text says the reply answered, if any."""
     # Cheap substring tests first: most replies name no stage, and the
     # case-insensitive patterns cannot use a literal-prefix scan.
-    lowered = text.lower()
+    # "eply to" / "fter " match both "reply to" and "Reply to" without lowering
+    # the whole text; the patterns themselves ignore case.
     m = None
-    if "in reply to" in lowered:
+    if "eply to" in text or "EPLY TO" in text:
         m = _IN_REPLY_TO.search(text)
-    if m is None and "after " in lowered:
+    if m is None and ("fter " in text or "FTER " in text):
         m = _EXIM_AFTER.search(text)
     if m is None:
         return None
@@ -354,7 +355,9 @@ def _build(
     message = " ".join(parts)
     if "  " in message or "\t" in message:
         message = _SPACES.sub(" ", message)
-    if f"{code}-" in message or f" {code} " in message:
+    digits = str(code)
+    # One cheap test first: most texts never repeat their code.
+    if digits in message and (digits + "-" in message or " " + digits + " " in message):
         message = _strip_markers(message, code)
     if enhanced is None and "#" in message:
         # qmail and some gateways put the enhanced code at the end: "... (#5.3.4)".
