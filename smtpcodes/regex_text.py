@@ -64,16 +64,9 @@ def split_alternatives(pattern: str) -> list[str]:
     if m is not None:
         flags, pattern = m[0], pattern[m.end() :]
     parts: list[str] = []
-    depth = 0
     start = 0
-    for index, piece, in_class in pieces(pattern):
-        if in_class:
-            continue
-        if piece == "(":
-            depth += 1
-        elif piece == ")":
-            depth -= 1
-        elif piece == "|" and depth == 0:
+    for index, piece, depth in _nesting(pattern):
+        if piece == "|" and depth == 0:
             parts.append(pattern[start:index])
             start = index + 1
     parts.append(pattern[start:])
@@ -82,14 +75,21 @@ def split_alternatives(pattern: str) -> list[str]:
 
 def group_end(source: str, start: int) -> int:
     """The index just after the group that opens at ``source[start]``."""
+    for index, piece, depth in _nesting(source[start:]):
+        if piece == ")" and depth == 0:
+            return start + index + 1
+    return len(source)
+
+
+def _nesting(source: str) -> Iterator[tuple[int, str, int]]:
+    """``(start, piece, depth)`` for the pieces outside classes; ``depth`` counts the
+    groups open after the piece."""
     depth = 0
-    for index, piece, in_class in pieces(source[start:]):
+    for index, piece, in_class in pieces(source):
         if in_class:
             continue
         if piece == "(":
             depth += 1
         elif piece == ")":
             depth -= 1
-            if depth == 0:
-                return start + index + 1
-    return len(source)
+        yield index, piece, depth
