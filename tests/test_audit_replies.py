@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import yaml
 
-from smtpcodes.classifier import Classifier
 from smtpcodes.tables import Tables
 from smtpcodes.verdict import Category, Outcome, Scope
 
@@ -66,38 +65,11 @@ def _rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _got(reply: str) -> dict[str, Any]:
-    verdict = Classifier.default().classify(reply)
-    return {
-        "outcome": verdict.outcome.value,
-        "category": verdict.category.value,
-        "retry": verdict.retry,
-        "suppress": verdict.suppress,
-        "scope": verdict.scope.value,
-        "delivery_unknown": verdict.delivery_unknown,
-    }
-
-
-def test_audit_agreement_meets_the_bars() -> None:
+def test_audit_agreement_meets_the_bars(agreement: Any) -> None:
     """Per-field agreement with the audit labels stays above the bars."""
     rows = _rows()
-    agree = dict.fromkeys(FIELDS, 0)
-    misses: list[str] = []
-    for row in rows:
-        got = _got(row["reply"])
-        expected = row["expected"]
-        wrong = [f for f in FIELDS if got[f] != expected[f]]
-        for field in FIELDS:
-            agree[field] += field not in wrong
-        if wrong:
-            detail = ", ".join(f"{f} {got[f]!r} != {expected[f]!r}" for f in wrong)
-            misses.append(f"{row['id']}: {detail}")
-    share = {field: agree[field] / len(rows) for field in FIELDS}
-    print(f"\naudit agreement over {len(rows)} unseen replies ({AUDIT.name}):")
-    for field in FIELDS:
-        print(f"  {field:<17} {share[field]:7.1%}   (bar {BARS[field]:.0%})")
-    for miss in misses:
-        print(f"  miss {miss}")
+    title = f"audit agreement over {len(rows)} unseen replies ({AUDIT.name})"
+    share, misses = agreement(rows, title, BARS)
     failing = {f: f"{share[f]:.1%} < {bar:.0%}" for f, bar in BARS.items() if share[f] < bar}
     assert not failing, f"below the bar: {failing}; misses: {misses}"
 
@@ -140,7 +112,9 @@ def _first_line_only(reply: str) -> str | None:
     [(_as_multiline, 0.99, 100), (_as_postfix_log, 0.97, 100), (_first_line_only, 0.85, 20)],
     ids=["multiline", "postfix-log", "first-line"],
 )
-def test_verdict_survives_how_logs_wrap_a_reply(wrapper: Any, bar: float, least: int) -> None:
+def test_verdict_survives_how_logs_wrap_a_reply(
+    wrapper: Any, bar: float, least: int, labeled_verdict: Any
+) -> None:
     """Category and outcome stay the same when a reply is wrapped into lines, a log line or cut."""
     checked = 0
     changed: list[str] = []
@@ -149,7 +123,7 @@ def test_verdict_survives_how_logs_wrap_a_reply(wrapper: Any, bar: float, least:
         if wrapped is None:
             continue
         checked += 1
-        plain, other = _got(row["reply"]), _got(wrapped)
+        plain, other = labeled_verdict(row["reply"]), labeled_verdict(wrapped)
         if (plain["category"], plain["outcome"]) != (other["category"], other["outcome"]):
             changed.append(f"{row['id']}: {plain['category']} -> {other['category']}")
     assert checked >= least, "too few replies to wrap"

@@ -13,10 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from smtpcodes.classifier import Classifier
-
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "replies.dev.yaml"
-FIELDS = ("outcome", "category", "retry", "suppress", "scope", "delivery_unknown")
 # The bars the project must clear (per field, share of rows that agree).
 BARS = {"outcome": 0.99, "suppress": 0.98, "retry": 0.97, "category": 0.95, "scope": 0.95}
 
@@ -30,39 +27,12 @@ def _rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _got(reply: str) -> dict[str, Any]:
-    verdict = Classifier.default().classify(reply)
-    return {
-        "outcome": verdict.outcome.value,
-        "category": verdict.category.value,
-        "retry": verdict.retry,
-        "suppress": verdict.suppress,
-        "scope": verdict.scope.value,
-        "delivery_unknown": verdict.delivery_unknown,
-    }
-
-
-def test_corpus_agreement_meets_the_bars() -> None:
+def test_corpus_agreement_meets_the_bars(agreement: Any) -> None:
     """Per-field agreement with the corpus labels clears the issue's bars."""
     rows = _rows()
-    agree = dict.fromkeys(FIELDS, 0)
-    misses: list[str] = []
-    for row in rows:
-        got = _got(row["reply"])
-        expected = row["expected"]
-        wrong = [f for f in FIELDS if got[f] != expected[f]]
-        for field in FIELDS:
-            agree[field] += field not in wrong
-        if wrong:
-            detail = ", ".join(f"{f} {got[f]!r} != {expected[f]!r}" for f in wrong)
-            misses.append(f"{row['id']}: {detail}")
-    share = {field: agree[field] / len(rows) for field in FIELDS}
-    print(f"\ncorpus agreement over {len(rows)} replies ({CORPUS.name}):")
-    for field in FIELDS:
-        bar = BARS.get(field)
-        print(f"  {field:<17} {share[field]:7.1%}" + (f"   (bar {bar:.0%})" if bar else ""))
-    for miss in misses:
-        print(f"  miss {miss}")
+    share, misses = agreement(
+        rows, f"corpus agreement over {len(rows)} replies ({CORPUS.name})", BARS
+    )
     failing = {f: f"{share[f]:.1%} < {bar:.0%}" for f, bar in BARS.items() if share[f] < bar}
     assert not failing, f"below the bar: {failing}; misses: {misses}"
 
