@@ -203,39 +203,37 @@ def classify_exception(
     )
 
 
+# The exception classes of aiosmtplib and smtplib that say which command was refused,
+# most specific first (a class missing from one library is skipped).
+_STAGE_OF_CLASS = (
+    ("SMTPRecipientRefused", "RCPT"),
+    ("SMTPSenderRefused", "MAIL"),
+    ("SMTPDataError", "DATA"),
+    ("SMTPAuthenticationError", "AUTH"),
+    ("SMTPHeloError", "EHLO"),
+    ("SMTPConnectResponseError", "CONNECT"),
+    ("SMTPConnectError", "CONNECT"),
+)
+
+
+def _stage_of(exc: BaseException, library: Any) -> str | None:
+    """The SMTP stage the exception's class names, in the given library."""
+    for name, stage in _STAGE_OF_CLASS:
+        cls = getattr(library, name, None)
+        if cls is not None and isinstance(exc, cls):
+            return stage
+    return None
+
+
 def _reply_of(
     exc: BaseException, aio: Any, std: Any, stage: str | None
 ) -> tuple[int, str | bytes, str | None] | None:
     """``(code, text, stage)`` when the exception carries a server reply."""
     if aio is not None and isinstance(exc, aio.SMTPResponseException):
-        if isinstance(exc, aio.SMTPRecipientRefused):
-            named = "RCPT"
-        elif isinstance(exc, aio.SMTPSenderRefused):
-            named = "MAIL"
-        elif isinstance(exc, aio.SMTPDataError):
-            named = "DATA"
-        elif isinstance(exc, aio.SMTPAuthenticationError):
-            named = "AUTH"
-        elif isinstance(exc, aio.SMTPHeloError):
-            named = "EHLO"
-        elif isinstance(exc, aio.SMTPConnectResponseError):
-            named = "CONNECT"
-        else:
-            named = stage or ""
+        named = _stage_of(exc, aio) or stage
         return int(exc.code), exc.message, named or None
     if std is not None and isinstance(exc, std.SMTPResponseException):
-        if isinstance(exc, std.SMTPSenderRefused):
-            named = "MAIL"
-        elif isinstance(exc, std.SMTPDataError):
-            named = "DATA"
-        elif isinstance(exc, std.SMTPAuthenticationError):
-            named = "AUTH"
-        elif isinstance(exc, std.SMTPHeloError):
-            named = "EHLO"
-        elif isinstance(exc, std.SMTPConnectError):
-            named = "CONNECT"
-        else:
-            named = stage or ""
+        named = _stage_of(exc, std) or stage
         return int(exc.smtp_code), exc.smtp_error, named or None
     return None
 
