@@ -26,7 +26,14 @@ __all__ = [
 ]
 
 
-class Outcome(str, enum.Enum):
+class _Named(str, enum.Enum):
+    """A str-valued enum whose ``str()`` is its value (the spec's name)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Outcome(_Named):
     """What the reply means for this attempt."""
 
     SUCCESS = "success"
@@ -34,11 +41,8 @@ class Outcome(str, enum.Enum):
     PERMANENT = "permanent"
     UNKNOWN = "unknown"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Scope(str, enum.Enum):
+class Scope(_Named):
     """Whose problem it is."""
 
     RECIPIENT = "recipient"
@@ -47,11 +51,8 @@ class Scope(str, enum.Enum):
     CONNECTION = "connection"
     ACCOUNT = "account"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Category(str, enum.Enum):
+class Category(_Named):
     """Why it happened; one name from the spec's category table."""
 
     DELIVERED = "delivered"
@@ -87,9 +88,6 @@ class Category(str, enum.Enum):
     MAIL_LOOP = "mail_loop"
     SYSTEM_ERROR = "system_error"
     UNKNOWN = "unknown"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def _non_negative(_inst: object, attribute: attrs.Attribute[Any], value: timedelta) -> None:
