@@ -657,20 +657,10 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         raise _problem(f"category {entry.get('category')!r} is not a category") from None
     stages: set[str] = set()
     no_code = None
-    when = entry.get("when") or {}
-    if not isinstance(when, dict):
-        raise _problem("when must be a mapping (codes, enhanced, stage, no_code)")
-    unknown = sorted(str(k) for k in when if k not in _WHEN_KEYS)
-    if unknown:
-        raise _problem(f"unknown key when.{unknown[0]}; allowed: {', '.join(sorted(_WHEN_KEYS))}")
+    when = _conditions(entry, "when", _WHEN_KEYS)
     codes, classes = _code_specs(when.get("codes"), "when.codes")
     enhanced = _enhanced_specs(when.get("enhanced"), "when.enhanced")
-    unless = entry.get("unless") or {}
-    if not isinstance(unless, dict):
-        raise _problem("unless must be a mapping (codes, enhanced)")
-    unknown = sorted(str(k) for k in unless if k not in _UNLESS_KEYS)
-    if unknown:
-        raise _problem(f"unknown key unless.{unknown[0]}; allowed: codes, enhanced")
+    unless = _conditions(entry, "unless", _UNLESS_KEYS)
     unless_codes, unless_classes = _code_specs(unless.get("codes"), "unless.codes")
     unless_enhanced = _enhanced_specs(unless.get("enhanced"), "unless.enhanced")
     for stage in _as_list(when.get("stage")):
@@ -732,6 +722,18 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
         delivery_unknown=bool(entry.get("delivery_unknown", False)),
         examples=tuple(examples),
     )
+
+
+def _conditions(entry: Mapping[str, Any], key: str, allowed: frozenset[str]) -> Mapping[str, Any]:
+    """A rule's ``when:`` or ``unless:`` mapping, its keys checked."""
+    value = entry.get(key) or {}
+    names = ", ".join(sorted(allowed))
+    if not isinstance(value, dict):
+        raise _problem(f"{key} must be a mapping ({names})")
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        raise _problem(f"unknown key {key}.{unknown[0]}; allowed: {names}")
+    return value
 
 
 def _code_specs(values: object, key: str) -> tuple[frozenset[int], frozenset[int]]:
