@@ -204,13 +204,13 @@ class Classifier:
             entry = tables.basic.get(code)
             rule_id = entry.id if entry else f"class.{code // 100}xx"
             return self._finish(Category.DELIVERED, outcome, reply, rule_id, lowered)
-        entry = self._code_entry(code, enhanced, stage)
+        entry = self._code_entry(code, enhanced, stage, outcome)
         if entry is None:
             return self._finish(Category.UNKNOWN, outcome, reply, f"class.{code // 100}xx", lowered)
         return self._from_entry(entry, outcome, stage, reply, lowered)
 
     def _code_entry(
-        self, code: int, enhanced: EnhancedCode | None, stage: str | None
+        self, code: int, enhanced: EnhancedCode | None, stage: str | None, outcome: Outcome
     ) -> CodeEntry | None:
         tables = self.tables
         basic = tables.basic.get(code)
@@ -225,7 +225,6 @@ class Classifier:
                 # subject: "534 5.7.0" is auth_failed (RFC 4954), while
                 # "552 5.7.0" stays a policy refusal, not a full mailbox.
                 if enhanced.detail == 0 and basic is not None:
-                    outcome = _OUTCOME_BY_CLASS.get(code // 100, Outcome.UNKNOWN)
                     within = tables.subject_categories.get(enhanced.subject, ())
                     if basic.category_for(outcome, stage) in within:
                         return basic
