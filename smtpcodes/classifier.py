@@ -105,6 +105,10 @@ class Classifier:
         # stream's hot replies are back in it within a few of their repeats.
         self._cache: dict[object, Verdict] = {}
         self._cache_size = max(0, cache_size)
+        # Hashes of replies seen once. A verdict is cached on its reply's second
+        # sighting: a stream of distinct replies then keeps no verdicts alive
+        # (holding them cost ~10 % in memory traffic and garbage collection).
+        self._seen: set[int] = set()
 
     @classmethod
     @functools.cache
@@ -140,15 +144,26 @@ class Classifier:
             if verdict is None:
                 verdict = self._classify_raw(given, stage)
                 if self._cache_size:
-                    if len(cache) >= self._cache_size:
-                        cache.clear()
-                    cache[key] = verdict
+                    self._remember(key, verdict)
             return verdict
         if isinstance(given, Reply):
             return self._classify_reply(given, stage)
         return _wrong_type(given)
 
     __call__ = classify
+
+    def _remember(self, key: object, verdict: Verdict) -> None:
+        seen = self._seen
+        digest = hash(key)
+        if digest in seen:
+            cache = self._cache
+            if len(cache) >= self._cache_size:
+                cache.clear()
+            cache[key] = verdict
+            return
+        if len(seen) >= 4 * self._cache_size:
+            seen.clear()
+        seen.add(digest)
 
     def _classify_raw(self, raw: str | bytes, stage: str | None) -> Verdict:
         try:
@@ -170,11 +185,13 @@ class Classifier:
         words = None if self._prefiltered else words_of(lowered)
         # A 2xx/3xx reply was accepted, whatever its text says ("250 ok
         # (greylisting passed)"): text rules speak of failures.
-        rule = (
-            None
-            if outcome is Outcome.SUCCESS
-            else rules.find(lowered, code, enhanced, stage, words)
-        )
+        if outcome is Outcome.SUCCESS:
+            rule, hinted = None, False
+        else:
+            rule, hinted = rules.scan(lowered, code, enhanced, stage, words)
+        # The text is searched for retry hints only where the rule set's pass
+        # says one may be there.
+        hint_text = lowered if hinted else None
         if rule is not None:
             retry_after, action = rule.retry_after, rule.action
             if (
@@ -193,7 +210,7 @@ class Classifier:
                 rule.override_outcome or outcome,
                 reply,
                 rule.id,
-                lowered,
+                hint_text,
                 rule.retry,
                 rule.suppress,
                 retry_after,
@@ -203,11 +220,13 @@ class Classifier:
         if outcome is Outcome.SUCCESS:
             entry = tables.basic.get(code)
             rule_id = entry.id if entry else f"class.{code // 100}xx"
-            return self._finish(Category.DELIVERED, outcome, reply, rule_id, lowered)
+            return self._finish(Category.DELIVERED, outcome, reply, rule_id, hint_text)
         entry = self._code_entry(code, enhanced, stage, outcome)
         if entry is None:
-            return self._finish(Category.UNKNOWN, outcome, reply, f"class.{code // 100}xx", lowered)
-        return self._from_entry(entry, outcome, stage, reply, lowered)
+            return self._finish(
+                Category.UNKNOWN, outcome, reply, f"class.{code // 100}xx", hint_text
+            )
+        return self._from_entry(entry, outcome, stage, reply, hint_text)
 
     def _code_entry(
         self, code: int, enhanced: EnhancedCode | None, stage: str | None, outcome: Outcome
@@ -237,14 +256,14 @@ class Classifier:
         outcome: Outcome,
         stage: str | None,
         reply: Reply | None,
-        lowered: str,
+        hint_text: str | None,
     ) -> Verdict:
         return self._finish(
             entry.category_for(outcome, stage),
             outcome,
             reply,
             entry.id,
-            lowered,
+            hint_text,
             entry.retry,
             entry.suppress,
             entry.retry_after,
@@ -260,7 +279,8 @@ class Classifier:
         stage = stage or find_stage(text)
         enhanced = find_enhanced_code(text)
         by_enhanced = _OUTCOME_BY_CLASS.get(enhanced.class_) if enhanced else None
-        rule = rules.find(lowered, None, enhanced, stage, words)
+        rule, hinted = rules.scan(lowered, None, enhanced, stage, words)
+        hint_text = lowered if hinted else None
         if rule is not None:
             outcome = rule.override_outcome or rule.outcome or by_enhanced or Outcome.UNKNOWN
             return self._finish(
@@ -268,7 +288,7 @@ class Classifier:
                 outcome,
                 None,
                 rule.id,
-                lowered,
+                hint_text,
                 rule.retry,
                 rule.suppress,
                 rule.retry_after,
@@ -278,8 +298,8 @@ class Classifier:
         if enhanced is not None and by_enhanced is not None:
             entry = lookup_enhanced(tables, enhanced)
             if entry is not None:
-                return self._from_entry(entry, by_enhanced, stage, None, lowered)
-        return self._finish(Category.UNKNOWN, Outcome.UNKNOWN, None, None, lowered)
+                return self._from_entry(entry, by_enhanced, stage, None, hint_text)
+        return self._finish(Category.UNKNOWN, Outcome.UNKNOWN, None, None, hint_text)
 
     def _finish(
         self,
@@ -287,7 +307,7 @@ class Classifier:
         outcome: Outcome,
         reply: Reply | None,
         rule_id: str | None,
-        lowered: str,
+        hint_text: str | None,
         retry: bool | None = None,
         suppress: bool | None = None,
         retry_after: RetryWindow | None = None,
@@ -296,16 +316,18 @@ class Classifier:
     ) -> Verdict:
         # The same derivation as policy.make_verdict, from a table of the policy's
         # fields per (category, outcome) made once: this is the hot path.
+        # ``hint_text`` is the lower-cased text when it may hold a retry hint.
         scope, p_retry, p_suppress, p_window, p_action, p_after = self._fields[category, outcome]
         if retry is None:
             retry = p_retry
-        if retry and find_no_retry_hint(lowered):
+        if retry and hint_text is not None and find_no_retry_hint(hint_text):
             retry = False
         if suppress is None:
             suppress = p_suppress
         window = None
         if retry:
-            window = find_retry_hint(lowered) or retry_after or p_window
+            hinted = find_retry_hint(hint_text) if hint_text is not None else None
+            window = hinted or retry_after or p_window
         return Verdict(
             outcome,
             category,

@@ -13,7 +13,7 @@ import re
 
 from .verdict import RetryWindow
 
-__all__ = ["find_no_retry_hint", "find_retry_hint"]
+__all__ = ["PATTERNS", "find_no_retry_hint", "find_retry_hint"]
 
 _UNITS = {
     "s": 1,
@@ -50,6 +50,12 @@ _NO_RETRY = re.compile(
     r"will not be retried|not be delivered, do not retry|no further (?:delivery )?attempts?|"
     r"permanent(?:ly)? (?:failure|rejected)[^.]{0,20} do not retry)"
 )
+
+
+#: Every pattern the two functions below search for. The rule set looks for them
+#: in its one RE2 pass (as "probes"), so the classifier calls these functions only
+#: for the few replies where one may match.
+PATTERNS = (_RETRY_AFTER.pattern, _HINT.pattern, _NO_RETRY.pattern)
 
 
 def find_retry_hint(lowered: str) -> RetryWindow | None:

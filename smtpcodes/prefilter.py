@@ -82,9 +82,15 @@ class Re2Prefilter:
     pattern text and the words to stand in for it when RE2 cannot take it.
     :attr:`exact_numbers` holds the alternatives RE2 runs in full; on ASCII text
     RE2's answer for them is Python's (both read ``\\b``, ``\\w``, ``\\s`` alike there).
+
+    ``probes`` are further patterns looked for in the same pass: a probe that may
+    match is reported among the candidates as a negative number (-1 for the
+    first probe), so that it sorts before every alternative.
     """
 
-    def __init__(self, entries: Iterable[tuple[int, str, frozenset[str]]]) -> None:
+    def __init__(
+        self, entries: Iterable[tuple[int, str, frozenset[str]]], probes: Iterable[str] = ()
+    ) -> None:
         if _re2 is None:
             msg = "the google-re2 package is not installed"
             raise RuntimeError(msg)
@@ -105,6 +111,12 @@ class Re2Prefilter:
                 numbers.append(number)
             else:
                 always.append(number)
+        for probe, source in enumerate(probes):
+            widened = widen_for_re2(source)
+            if widened is None or not self._add(widened):
+                always.append(-1 - probe)
+            else:
+                numbers.append(-1 - probe)
         if numbers:
             self._set.Compile()
         # The wrapper's Match re-checks the type and re-encodes; the compiled set

@@ -72,7 +72,10 @@ class EnhancedCode:
         return cls(int(m[1]), int(m[2]), int(m[3]))
 
 
-@attrs.frozen
+# Not slotted, for the reason given at Verdict: one is built per parsed reply.
+# Not slotted, for the reason given at smtpcodes.verdict.Verdict: one Reply is
+# built per parsed reply.
+@attrs.frozen(slots=False)
 class Reply:
     """One SMTP reply: the basic code, the enhanced code if any, and the text.
 

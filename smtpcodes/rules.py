@@ -207,8 +207,15 @@ class RuleSet:
     the numbers keeps the rules' precedence.
     """
 
-    def __init__(self, rules: Iterable[Rule], *, prefilter: str = "auto") -> None:
-        """Index ``rules``; ``prefilter`` is "re2", "index" or "auto" (RE2 when installed)."""
+    def __init__(
+        self, rules: Iterable[Rule], *, prefilter: str = "auto", probes: Iterable[str] = ()
+    ) -> None:
+        """Index ``rules``; ``prefilter`` is "re2", "index" or "auto" (RE2 when installed).
+
+        ``probes`` are patterns that :meth:`scan` looks for in the same RE2 pass
+        (the classifier's retry hints), so that their own searches run only
+        where they may match.
+        """
         if prefilter not in ("auto", "re2", "index"):
             msg = f"prefilter must be 'auto', 're2' or 'index', not {prefilter!r}"
             raise ValueError(msg)
@@ -249,7 +256,7 @@ class RuleSet:
         self._always = tuple(always)
         self._re2: Re2Prefilter | None = None
         if prefilter == "re2" or (prefilter == "auto" and re2_available()):
-            self._re2 = Re2Prefilter(
+            entries = (
                 (
                     rank * _PART_SLOTS + position,
                     ("(?i)" + part.source) if part.pattern.flags & re.IGNORECASE else part.source,
@@ -258,6 +265,7 @@ class RuleSet:
                 for rank, rule in enumerate(self.rules)
                 for position, part in enumerate(rule.parts[:_PART_SLOTS])
             )
+            self._re2 = Re2Prefilter(entries, probes)
 
     @property
     def prefilter(self) -> str:
@@ -309,7 +317,22 @@ class RuleSet:
         with its Python pattern, best rule first. With the word index, an
         alternative is searched only if the reply's ``words`` (from
         :func:`words_of`, computed here when not given) include those it needs.
-        (This loop is the hot path of classification, hence its style.)
+        """
+        return self.scan(lowered, code, enhanced, stage, words)[0]
+
+    def scan(
+        self,
+        lowered: str,
+        code: int | None,
+        enhanced: EnhancedCode | None,
+        stage: str | None,
+        words: Words | None = None,
+    ) -> tuple[Rule | None, bool]:
+        """:meth:`find`'s rule, and whether a probe pattern may match the text.
+
+        The second value is False only when the RE2 pass rules every probe out;
+        without RE2 it is always True. (This is the hot path of classification,
+        hence its style.)
         """
         rules = self.rules
         parts = self._parts
@@ -317,10 +340,15 @@ class RuleSet:
         passed = refused = -1
         prefilter = self._re2
         if prefilter is not None:
+            found = prefilter.candidates(lowered)
+            # Probes are numbered below zero, so they come first.
+            probed = bool(found) and found[0] < 0
             # On ASCII text RE2 already gave Python's answer for the parts it runs
             # in full; other parts (and non-ASCII text) are confirmed by re.
             trusted = prefilter.exact_numbers if lowered.isascii() else frozenset()
-            for number in prefilter.candidates(lowered):
+            for number in found:
+                if number < 0:
+                    continue
                 pattern, _need, _any_of, rank = parts[number]
                 if rank == refused:
                     continue
@@ -330,8 +358,22 @@ class RuleSet:
                         continue
                     passed = rank
                 if number in trusted or pattern.search(lowered) is not None:
-                    return rules[rank]
-            return None
+                    return rules[rank], probed
+            return None, probed
+        return self._find_indexed(lowered, code, enhanced, stage, words), True
+
+    def _find_indexed(
+        self,
+        lowered: str,
+        code: int | None,
+        enhanced: EnhancedCode | None,
+        stage: str | None,
+        words: Words | None,
+    ) -> Rule | None:
+        rules = self.rules
+        parts = self._parts
+        conditional = self._conditional
+        passed = refused = -1
         if words is None:
             words = words_of(lowered)
         for number in self.candidates(words):

@@ -254,11 +254,26 @@ class TestCache:
         from smtpcodes import Tables
 
         classifier = Classifier(Tables.default(), cache_size=4)
-        first = classifier.classify("550 5.1.1 nope")
-        assert classifier.classify("550 5.1.1 nope") is first
+        classifier.classify("550 5.1.1 nope")
+        second = classifier.classify("550 5.1.1 nope")
+        assert classifier.classify("550 5.1.1 nope") is second
         for i in range(20):
             classifier.classify(f"450 4.7.1 try {i}")
+            classifier.classify(f"450 4.7.1 try {i}")
             assert len(classifier._cache) <= 4
+            assert len(classifier._seen) <= 16
+
+    def test_a_reply_seen_once_is_not_kept(self) -> None:
+        """A stream of distinct replies keeps no verdicts alive; a repeat is admitted."""
+        from smtpcodes import Tables
+
+        classifier = Classifier(Tables.default(), cache_size=8)
+        for i in range(100):
+            classifier.classify(f"550 5.1.1 <user{i}@example.com> unknown")
+        assert classifier._cache == {}
+        first = classifier.classify("550 5.1.1 <user99@example.com> unknown")
+        assert first.category is Category.MAILBOX_UNKNOWN
+        assert classifier.classify("550 5.1.1 <user99@example.com> unknown") is first
 
     def test_stage_is_part_of_the_key(self) -> None:
         """The same text at another stage is classified anew."""

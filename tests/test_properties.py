@@ -74,3 +74,34 @@ def test_lone_surrogates_and_a_megabyte() -> None:
     assert huge.reply is not None
     assert huge.reply.truncated is True
     assert huge.category is Category.MAILBOX_UNKNOWN
+
+
+hint_texts = st.builds(
+    lambda before, hint, after: f"{before}{hint}{after}",
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "try again in 10 minutes",
+            "retry after 300 seconds",
+            "please wait 5 min",
+            "retry-after: 60",
+            "deferred for 2 hours",
+            "retrying will not succeed",
+            "do not resend",
+            "no further attempts",
+        ]
+    ),
+    st.text(max_size=40),
+)
+
+
+@given(hint_texts)
+@settings(max_examples=300)
+def test_the_rules_pass_never_hides_a_retry_hint(text: str) -> None:
+    """Where the hint functions find a hint, the rule set's RE2 probe reports one too."""
+    from smtpcodes import Tables
+    from smtpcodes.hints import find_no_retry_hint, find_retry_hint
+
+    lowered = text.lower()
+    if find_retry_hint(lowered) is not None or find_no_retry_hint(lowered):
+        assert Tables.default().rules.scan(lowered, 450, None, None)[1] is True

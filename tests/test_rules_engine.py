@@ -174,3 +174,52 @@ def test_both_prefilters_decide_alike_on_every_example() -> None:
         a = index.match(lowered, code, enh, None)
         b = fast.match(lowered, code, enh, None)
         assert (a.rule.id if a else None) == (b.rule.id if b else None), raw
+
+
+class TestProbes:
+    """Probe patterns ride along in the rules' RE2 pass (the classifier's retry hints)."""
+
+    @pytest.mark.skipif(not re2_available(), reason="google-re2 is not installed")
+    def test_probe_reported_only_where_it_may_match(self) -> None:
+        """scan() says whether a probe may match; the rule it finds is find()'s."""
+        rules = RuleSet([rule("user unknown")], prefilter="re2", probes=[r"\btry again\b"])
+        assert rules.scan("user unknown, try again later", 550, None, None) == (
+            rules.find("user unknown, try again later", 550, None, None),
+            True,
+        )
+        found, probed = rules.scan("user unknown", 550, None, None)
+        assert found is not None and found.id == "t.rule"
+        assert probed is False
+        assert rules.scan("please try again", 550, None, None) == (None, True)
+        assert rules.scan("nothing here", 550, None, None) == (None, False)
+
+    @pytest.mark.skipif(not re2_available(), reason="google-re2 is not installed")
+    def test_probe_re2_cannot_take_is_always_reported(self) -> None:
+        """A probe RE2 cannot compile (a back-reference) counts as possibly matching."""
+        rules = RuleSet([rule("user unknown")], prefilter="re2", probes=[r"(a)\1"])
+        assert rules.scan("nothing here", 550, None, None) == (None, True)
+
+    def test_without_re2_the_probe_is_always_possible(self) -> None:
+        """The word index cannot rule probes out, so scan() says True."""
+        rules = RuleSet([rule("user unknown")], prefilter="index", probes=[r"\btry again\b"])
+        assert rules.scan("nothing here", 550, None, None) == (None, True)
+
+    @pytest.mark.skipif(not re2_available(), reason="google-re2 is not installed")
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "mailbox busy, try again in 10 minutes",
+            "rate limited; retry-after: 30",
+            "retrying will not succeed",
+            "do not retry this message",
+            "temporarily deferred for 2 hours – réessayez",
+            "r\u00e9essayez \u2014 try again in 5 min\u00a0",
+        ],
+    )
+    def test_every_hint_is_probed(self, text: str) -> None:
+        """Where a hint function finds something, the shipped rule set's probe says so."""
+        from smtpcodes import Tables
+        from smtpcodes.hints import find_no_retry_hint, find_retry_hint
+
+        assert find_retry_hint(text) is not None or find_no_retry_hint(text)
+        assert Tables.default().rules.scan(text, 450, None, None)[1] is True
