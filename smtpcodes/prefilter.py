@@ -76,21 +76,17 @@ def has_lookaround(source: str) -> bool:
 
 
 class Re2Prefilter:
-    """An RE2 set over numbered alternatives; :meth:`candidates` lists those that may match.
+    """An RE2 set over a list of patterns; :meth:`candidates` names those that may match.
 
-    ``entries`` are ``(number, source, fallback_words)``: the alternative's Python
-    pattern text and the words to stand in for it when RE2 cannot take it.
-    :attr:`exact_numbers` holds the alternatives RE2 runs in full; on ASCII text
-    RE2's answer for them is Python's (both read ``\\b``, ``\\w``, ``\\s`` alike there).
-
-    ``probes`` are further patterns looked for in the same pass: a probe that may
-    match is reported among the candidates as a negative number (-1 for the
-    first probe), so that it sorts before every alternative.
+    ``patterns`` are ``(source, fallback_words)`` pairs: a Python pattern's text
+    and the words to stand in for it when RE2 cannot take the pattern. A pattern
+    with neither form is represented by the empty pattern, so it is a candidate
+    for every text. :attr:`exact_indices` holds the patterns RE2 runs in full;
+    on ASCII text RE2's answer for them is Python's (both read ``\\b``, ``\\w``,
+    ``\\s`` alike there).
     """
 
-    def __init__(
-        self, entries: Iterable[tuple[int, str, frozenset[str]]], probes: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, patterns: Iterable[tuple[str, frozenset[str]]]) -> None:
         if _re2 is None:
             msg = "the google-re2 package is not installed"
             raise RuntimeError(msg)
@@ -98,34 +94,22 @@ class Re2Prefilter:
         options.log_errors = False
         options.max_mem = 256 << 20
         self._set: Any = _re2.Set.SearchSet(options)
-        numbers: list[int] = []
-        always: list[int] = []
         exact: set[int] = set()
-        for number, source, words in entries:
+        size = 0
+        for index, (source, words) in enumerate(patterns):
             widened = widen_for_re2(source)
             if widened is not None and self._add(widened):
-                numbers.append(number)
                 if not has_lookaround(source):
-                    exact.add(number)
-            elif words and self._add("|".join(sorted(words))):
-                numbers.append(number)
-            else:
-                always.append(number)
-        for probe, source in enumerate(probes):
-            widened = widen_for_re2(source)
-            if widened is None or not self._add(widened):
-                always.append(-1 - probe)
-            else:
-                numbers.append(-1 - probe)
-        if numbers:
-            self._set.Compile()
+                    exact.add(index)
+            elif not (words and self._add("|".join(sorted(words)))):
+                self._add("")
+            size = index + 1
+        self._set.Compile()
         # The wrapper's Match re-checks the type and re-encodes; the compiled set
         # underneath takes bytes directly. Fall back to the wrapper if it changes.
         self._match = getattr(getattr(self._set, "_set", None), "Match", None) or self._set.Match
-        self._numbers = tuple(numbers)
-        self.always = tuple(always)
-        self.exact_numbers = frozenset(exact)
-        self.exact = len(exact)
+        self.size = size
+        self.exact_indices = frozenset(exact)
 
     def _add(self, pattern: str) -> bool:
         try:
@@ -134,14 +118,11 @@ class Re2Prefilter:
             return False
         return True
 
-    def candidates(self, lowered: str) -> list[int]:
-        """Numbers of the alternatives that may match ``lowered``, lowest first."""
-        numbers = self._numbers
-        # Match returns None, not an empty list, when nothing matches.
+    def candidates(self, text: str) -> list[int]:
+        """Positions of the patterns that may match ``text``, in ascending order."""
         # Encoded here, not by the wrapper: a lone surrogate must not raise.
-        data = lowered.encode("utf-8", "surrogatepass")
-        found = [numbers[i] for i in self._match(data) or ()] if numbers else []
-        if self.always:
-            found.extend(self.always)
+        found: list[int] | None = self._match(text.encode("utf-8", "surrogatepass"))
+        if not found:
+            return []
         found.sort()
         return found

@@ -256,16 +256,24 @@ class RuleSet:
         self._always = tuple(always)
         self._re2: Re2Prefilter | None = None
         if prefilter == "re2" or (prefilter == "auto" and re2_available()):
-            entries = (
-                (
-                    rank * _PART_SLOTS + position,
-                    ("(?i)" + part.source) if part.pattern.flags & re.IGNORECASE else part.source,
-                    frozenset(w.decode() for w in part.index_words(frequency)),
-                )
-                for rank, rule in enumerate(self.rules)
-                for position, part in enumerate(rule.parts[:_PART_SLOTS])
+            # The RE2 set holds the parts in rank order, then the probes: the
+            # positions it reports are already in precedence order.
+            slots = sorted(parts)
+            self._slots = tuple(parts[number] for number in slots)
+            self._first_probe = len(slots)
+            self._re2 = Re2Prefilter(
+                [
+                    *(
+                        (
+                            _flagged_source(part),
+                            frozenset(w.decode() for w in part.index_words(frequency)),
+                        )
+                        for rule in self.rules
+                        for part in rule.parts[:_PART_SLOTS]
+                    ),
+                    *((source, frozenset()) for source in probes),
+                ]
             )
-            self._re2 = Re2Prefilter(entries, probes)
 
     @property
     def prefilter(self) -> str:
@@ -335,21 +343,22 @@ class RuleSet:
         hence its style.)
         """
         rules = self.rules
-        parts = self._parts
         conditional = self._conditional
         passed = refused = -1
         prefilter = self._re2
         if prefilter is not None:
             found = prefilter.candidates(lowered)
-            # Probes are numbered below zero, so they come first.
-            probed = bool(found) and found[0] < 0
+            first_probe = self._first_probe
+            # Probes come after every part, so they sort last.
+            probed = bool(found) and found[-1] >= first_probe
             # On ASCII text RE2 already gave Python's answer for the parts it runs
             # in full; other parts (and non-ASCII text) are confirmed by re.
-            trusted = prefilter.exact_numbers if lowered.isascii() else frozenset()
-            for number in found:
-                if number < 0:
-                    continue
-                pattern, _need, _any_of, rank = parts[number]
+            trusted = prefilter.exact_indices if lowered.isascii() else frozenset()
+            slots = self._slots
+            for index in found:
+                if index >= first_probe:
+                    break
+                pattern, _need, _any_of, rank = slots[index]
                 if rank == refused:
                     continue
                 if rank != passed and conditional[rank]:
@@ -357,7 +366,7 @@ class RuleSet:
                         refused = rank
                         continue
                     passed = rank
-                if number in trusted or pattern.search(lowered) is not None:
+                if index in trusted or pattern.search(lowered) is not None:
                     return rules[rank], probed
             return None, probed
         return self._find_indexed(lowered, code, enhanced, stage, words), True
@@ -398,6 +407,11 @@ class RuleSet:
             if pattern.search(lowered) is not None:
                 return rules[rank]
         return None
+
+
+def _flagged_source(part: Part) -> str:
+    """The part's pattern text, with its ignore-case flag inline (RE2 reads it there)."""
+    return ("(?i)" + part.source) if part.pattern.flags & re.IGNORECASE else part.source
 
 
 # At most this many alternatives of one pattern are indexed separately; a
