@@ -292,10 +292,15 @@ def parse_reply(raw: str | bytes, /) -> Reply:
         # Fast path: most replies are one wire line starting with the code.
         m = _ONE_LINE.match(text)
         if m is not None:
-            body = m[5].strip() if m[5] else ""
-            enhanced = _enhanced(m[2], m[3], m[4]) if m[2] else None
+            digits, class_, subject, detail, body = m.groups()
             return _build(
-                int(m[1]), enhanced, [body] if body else [], [text.strip()], text, None, truncated
+                digits,
+                _enhanced(class_, subject, detail) if class_ else None,
+                body.strip() if body else "",
+                (text.strip(),),
+                text,
+                None,
+                truncated,
             )
     lines = _NEWLINES.split(text, MAX_REPLY_LINES)[:MAX_REPLY_LINES]
     found = _locate(lines)
@@ -342,23 +347,29 @@ def parse_reply(raw: str | bytes, /) -> Reply:
         if last:
             ended = True
     return _build(
-        int(code_str), enhanced, parts, kept, text, host_match[1] if host_match else None, truncated
+        code_str,
+        enhanced,
+        " ".join(parts),
+        tuple(kept),
+        text,
+        host_match[1] if host_match else None,
+        truncated,
     )
 
 
 def _build(
-    code: int,
+    digits: str,
     enhanced: EnhancedCode | None,
-    parts: list[str],
-    kept: list[str],
+    message: str,
+    kept: tuple[str, ...],
     text: str,
     remote_host: str | None,
     truncated: bool,
 ) -> Reply:
-    message = " ".join(parts)
+    """The Reply for the code ``digits``, tidying ``message`` (the text without codes)."""
     if "  " in message or "\t" in message:
         message = _SPACES.sub(" ", message)
-    digits = str(code)
+    code = int(digits)
     # One cheap test first: most texts never repeat their code.
     if digits in message and (digits + "-" in message or " " + digits + " " in message):
         message = _strip_markers(message, code)
@@ -375,7 +386,7 @@ def _build(
         code,
         enhanced,
         message,
-        tuple(kept),
+        kept,
         enhanced is not None and enhanced.class_ != code // 100,
         stage,
         remote_host,
