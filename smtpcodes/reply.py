@@ -129,15 +129,31 @@ _DASH_MARKER = re.compile(r"(?<![\w.\-])([2-5][0-9][0-9])-(?=\S)")
 _MARKER = re.compile(r"(?<!\S)([2-5][0-9][0-9])([- ])([245]\.[0-9]{1,3}\.[0-9]{1,3}(?!\S) ?)?")
 # A reply line: the code, then a space, a dash or the end (RFC 5321 §4.2).
 _CODE_LINE = re.compile(r"[ \t>]{0,8}([2-5][0-9][0-9])(?:([ \t-])|$)")
-# Where a reply quoted after noise may start: after "said:", "]:", "replied:", ...
-_CODE_AFTER_LEAD = re.compile(
-    r"(?:said|replied|reply|response|responded|answered|error|stat|status|"
-    r"\]|\)|diagnostic-code|remote server)[ \t]*[:=]?[ \t]{0,8}([2-5][0-9][0-9])(?:([ \t-])|$)",
-    re.IGNORECASE,
+# Where a reply quoted after noise may start: a code after "said:", "]:",
+# "replied:", ... Codes are found first and their lead checked after: a
+# pattern that began with the lead words was tried at every position (~10 us
+# on a line without a code).
+_CODE_ANYWHERE = re.compile(r"[2-5][0-9][0-9](?=[ \t-]|$)")
+_LEADS = (
+    "said",
+    "replied",
+    "reply",
+    "response",
+    "responded",
+    "answered",
+    "error",
+    "stat",
+    "status",
+    "]",
+    ")",
+    "diagnostic-code",
+    "remote server",
 )
-# A code followed by an enhanced code of the same class anywhere in a line.
+# A code followed by an enhanced code of the same class anywhere in a line. The
+# look-behind comes after the first digit so that the search can skip ahead to
+# a digit 2-5 instead of trying every position.
 _CODE_WITH_ENHANCED = re.compile(
-    r"(?<![\w.])([2-5])([0-9][0-9])([ \t-])(?=[#(]?\1\.\d{1,3}\.\d{1,3})"
+    r"([2-5])(?<![\w.][2-5])([0-9][0-9])([ \t-])(?=[#(]?\1\.\d{1,3}\.\d{1,3})"
 )
 # RFC 3464 diagnostic-type prefix: "smtp; ", "X-Postfix; ", "X-Unix; " ...
 _DSN_PREFIX = re.compile(r"[ \t]{0,8}[A-Za-z][A-Za-z0-9-]{0,30}[ \t]{0,4};[ \t]{0,8}")
@@ -233,17 +249,38 @@ def _locate(lines: list[str]) -> tuple[int, int, str] | None:
         if m is not None:
             return i, m.start(1), m[1]
     for i, line in enumerate(lines):
+        with_enhanced = _CODE_WITH_ENHANCED.search(line)
         starts = [
-            m.start(1)
-            for m in (_CODE_AFTER_LEAD.search(line), _CODE_WITH_ENHANCED.search(line))
-            if m is not None
+            start
+            for start in (
+                with_enhanced.start(1) if with_enhanced else None,
+                _code_after_lead(line),
+                _flattened_start(line),
+            )
+            if start is not None
         ]
-        flat = _flattened_start(line)
-        if flat is not None:
-            starts.append(flat)
         if starts:
             start = min(starts)
             return i, start, line[start : start + 3]
+    return None
+
+
+def _code_after_lead(line: str) -> int | None:
+    """Where the first code that follows a lead ("said:", "]:", "error=") starts.
+
+    The lead may be followed by blanks, then by ":" or "=" and at most 8 blanks.
+    Only the 64 characters before each code are read, so a line full of codes
+    costs linear time.
+    """
+    for m in _CODE_ANYWHERE.finditer(line):
+        head = line[max(0, m.start() - 64) : m.start()]
+        trimmed = head.rstrip(" \t")
+        if trimmed.endswith((":", "=")):
+            if len(head) - len(trimmed) > 8:
+                continue
+            trimmed = trimmed[:-1].rstrip(" \t")
+        if trimmed[-15:].lower().endswith(_LEADS):
+            return m.start()
     return None
 
 

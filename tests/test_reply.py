@@ -104,6 +104,41 @@ class TestRecordedForms:
         with pytest.raises(ReplyParseError):
             parse_reply("connect to 203.0.113.250 port 25 failed after 300 seconds")
 
+    @pytest.mark.parametrize(
+        ("text", "code", "message"),
+        [
+            ("mx.example.org said: 550 5.1.1 gone", 550, "gone"),
+            ("Remote server replied:   451 4.3.0 try later", 451, "try later"),
+            ("delivery failed; error=552 quota exceeded", 552, "quota exceeded"),
+            ("[192.0.2.1]: 421 too busy", 421, "too busy"),
+            ("Diagnostic-Code:\t550-5.7.1 blocked", 550, "blocked"),
+            ("STATUS 554 rejected", 554, "rejected"),
+        ],
+    )
+    def test_code_after_a_lead_in_noise(self, text: str, code: int, message: str) -> None:
+        """A code quoted after "said:", "replied:", "error=", "]:" ... starts the reply."""
+        r = parse_reply(text)
+        assert (r.code, r.text) == (code, message)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "the server said:          550 too far from its lead",
+            "error=5500 not a code",
+            "queued 250 messages said nobody",
+        ],
+    )
+    def test_code_too_far_from_a_lead_is_noise(self, text: str) -> None:
+        """More than 8 blanks after the colon, four digits, or no lead: no reply."""
+        with pytest.raises(ReplyParseError):
+            parse_reply(text)
+
+    def test_a_line_full_of_codes_and_leads(self) -> None:
+        """Thousands of code candidates on one line are each read with a bounded window."""
+        r = parse_reply("noise " + "x" * 100 + " 5500 " * 2000 + " said: 421 busy")
+        assert r.code == 421
+        assert r.text == "busy"
+
 
 class TestBadInput:
     @pytest.mark.parametrize("text", ["", "   ", "hello world", "no code here at all"])

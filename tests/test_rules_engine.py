@@ -188,7 +188,8 @@ class TestProbes:
             True,
         )
         found, probed = rules.scan("user unknown", 550, None, None)
-        assert found is not None and found.id == "t.rule"
+        assert found is not None
+        assert found.id == "t.rule"
         assert probed is False
         assert rules.scan("please try again", 550, None, None) == (None, True)
         assert rules.scan("nothing here", 550, None, None) == (None, False)
@@ -212,7 +213,7 @@ class TestProbes:
             "rate limited; retry-after: 30",
             "retrying will not succeed",
             "do not retry this message",
-            "temporarily deferred for 2 hours – réessayez",
+            "temporarily deferred for 2 hours \u2013 r\u00e9essayez",
             "r\u00e9essayez \u2014 try again in 5 min\u00a0",
         ],
     )
