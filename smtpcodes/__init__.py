@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .classifier import Classifier, classify
     from .errors import ReplyParseError, SmtpcodesError, TableError
     from .exceptions import classify_exception
-    from .reply import EnhancedCode, Reply, parse_reply
+    from .reply import EnhancedCode, Reply, parse_reply, parse_reply_or_none
     from .sendreport import RecipientResult, SendReport
     from .tables import Tables
     from .verdict import (
@@ -36,6 +36,7 @@ __all__ = [
     # core
     "classify",
     "parse_reply",
+    "parse_reply_or_none",
     "Classifier",
     "Tables",
     # e-mail APIs
@@ -72,6 +73,7 @@ _HOME = {
     "classify": "classifier",
     "Classifier": "classifier",
     "parse_reply": "reply",
+    "parse_reply_or_none": "reply",
     "EnhancedCode": "reply",
     "Reply": "reply",
     "Tables": "tables",

@@ -21,7 +21,6 @@ import functools
 from datetime import timedelta
 from pathlib import Path
 
-from .errors import ReplyParseError
 from .hints import find_no_retry_hint, find_retry_hint
 from .reply import (
     MAX_REPLY_CHARS,
@@ -30,7 +29,7 @@ from .reply import (
     Reply,
     find_enhanced_code,
     find_stage,
-    parse_reply,
+    parse_reply_or_none,
 )
 from .rules import words_of
 from .tables import CodeEntry, Tables, lookup_enhanced
@@ -141,37 +140,32 @@ class Classifier:
             key = given if stage is None else (given, stage)
             cache = self._cache
             verdict = cache.get(key)
-            if verdict is None:
-                verdict = self._classify_raw(given, stage)
-                if self._cache_size:
-                    self._remember(key, verdict)
+            if verdict is not None:
+                return verdict
+            parsed = parse_reply_or_none(given)
+            if parsed is not None:
+                verdict = self._classify_reply(parsed, stage)
+            else:
+                text = given.decode("utf-8", "replace") if isinstance(given, bytes) else given
+                verdict = self._classify_text(text[:MAX_REPLY_CHARS], stage)
+            if self._cache_size:
+                # Cached on the second sighting (see __init__).
+                digest = hash(key)
+                seen = self._seen
+                if digest in seen:
+                    if len(cache) >= self._cache_size:
+                        cache.clear()
+                    cache[key] = verdict
+                else:
+                    if len(seen) >= 4 * self._cache_size:
+                        seen.clear()
+                    seen.add(digest)
             return verdict
         if isinstance(given, Reply):
             return self._classify_reply(given, stage)
         return _wrong_type(given)
 
     __call__ = classify
-
-    def _remember(self, key: object, verdict: Verdict) -> None:
-        seen = self._seen
-        digest = hash(key)
-        if digest in seen:
-            cache = self._cache
-            if len(cache) >= self._cache_size:
-                cache.clear()
-            cache[key] = verdict
-            return
-        if len(seen) >= 4 * self._cache_size:
-            seen.clear()
-        seen.add(digest)
-
-    def _classify_raw(self, raw: str | bytes, stage: str | None) -> Verdict:
-        try:
-            parsed = parse_reply(raw)
-        except ReplyParseError:
-            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-            return self._classify_text(text[:MAX_REPLY_CHARS], stage)
-        return self._classify_reply(parsed, stage)
 
     def _classify_reply(self, reply: Reply, stage: str | None) -> Verdict:
         tables = self.tables

@@ -28,6 +28,7 @@ __all__ = [
     "Reply",
     "find_enhanced_code",
     "parse_reply",
+    "parse_reply_or_none",
 ]
 
 #: Characters of input that the parser reads; the rest is dropped (and ``truncated`` set).
@@ -324,6 +325,26 @@ def parse_reply(raw: str | bytes, /) -> Reply:
     :raises ReplyParseError: if the text holds no reply code.
     :raises TypeError: if ``raw`` is neither ``str`` nor ``bytes``.
     """
+    reply = parse_reply_or_none(raw)
+    if reply is None:
+        preview = " ".join(_decode(raw)[0].split())[:60]
+        msg = (
+            f"no SMTP reply code (a number from 200 to 599 at the start of a line) in {preview!r}"
+            if preview
+            else "the reply is empty"
+        )
+        raise ReplyParseError(msg)
+    return reply
+
+
+def parse_reply_or_none(raw: str | bytes, /) -> Reply | None:
+    """:func:`parse_reply`, but None for text that holds no reply code.
+
+    For callers that expect such text (the classifier reads it by its words
+    alone): no exception is built for it.
+
+    :raises TypeError: if ``raw`` is neither ``str`` nor ``bytes``.
+    """
     text, truncated = _decode(raw)
     if "\n" not in text and "\r" not in text:
         # Fast path: most replies are one wire line starting with the code.
@@ -342,13 +363,7 @@ def parse_reply(raw: str | bytes, /) -> Reply:
     lines = _NEWLINES.split(text, MAX_REPLY_LINES)[:MAX_REPLY_LINES]
     found = _locate(lines)
     if found is None:
-        preview = " ".join(text.split())[:60]
-        msg = (
-            f"no SMTP reply code (a number from 200 to 599 at the start of a line) in {preview!r}"
-            if preview
-            else "the reply is empty"
-        )
-        raise ReplyParseError(msg)
+        return None
     first, column, code_str = found
     lead = lines[first][:column]
     host_match = _HOST_SAID.search(lead) if lead else None

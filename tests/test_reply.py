@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smtpcodes import EnhancedCode, ReplyParseError, parse_reply
+from smtpcodes import EnhancedCode, ReplyParseError, parse_reply, parse_reply_or_none
 from smtpcodes.reply import MAX_REPLY_CHARS, find_enhanced_code
 
 
@@ -138,6 +138,28 @@ class TestRecordedForms:
         r = parse_reply("noise " + "x" * 100 + " 5500 " * 2000 + " said: 421 busy")
         assert r.code == 421
         assert r.text == "busy"
+
+
+class TestParseOrNone:
+    def test_none_where_parse_reply_raises(self) -> None:
+        """Text without a code gives None; parse_reply raises for the same text."""
+        assert parse_reply_or_none("lost connection while receiving the greeting") is None
+        assert parse_reply_or_none(b"") is None
+        with pytest.raises(ReplyParseError):
+            parse_reply("lost connection while receiving the greeting")
+
+    def test_same_reply_as_parse_reply(self) -> None:
+        """With a code, both give the same Reply."""
+        text = (
+            "host mx[192.0.2.1] said: 550-5.1.1 gone\n"
+            "550 5.1.1 really (in reply to RCPT TO command)"
+        )
+        assert parse_reply_or_none(text) == parse_reply(text)
+
+    def test_wrong_type_still_raises(self) -> None:
+        """Only missing codes give None: other input is an error."""
+        with pytest.raises(TypeError):
+            parse_reply_or_none(12)  # type: ignore[arg-type]
 
 
 class TestBadInput:
