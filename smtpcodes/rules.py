@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from . import hints
 from .prefilter import Re2Prefilter, re2_available
 from .regex_text import split_alternatives
 from .reply import STAGES, EnhancedCode
@@ -208,13 +209,17 @@ class RuleSet:
     """
 
     def __init__(
-        self, rules: Iterable[Rule], *, prefilter: str = "auto", probes: Iterable[str] = ()
+        self,
+        rules: Iterable[Rule],
+        *,
+        prefilter: str = "auto",
+        probes: Iterable[str] = hints.PATTERNS,
     ) -> None:
         """Index ``rules``; ``prefilter`` is "re2", "index" or "auto" (RE2 when installed).
 
         ``probes`` are patterns that :meth:`scan` looks for in the same RE2 pass
-        (the classifier's retry hints), so that their own searches run only
-        where they may match.
+        (by default the classifier's retry hints), so that their own searches
+        run only where they may match.
         """
         if prefilter not in ("auto", "re2", "index"):
             msg = f"prefilter must be 'auto', 're2' or 'index', not {prefilter!r}"

@@ -25,7 +25,6 @@ from typing import Any, cast
 import attrs
 import yaml
 
-from . import hints
 from .errors import TableError
 from .policy import CategoryPolicy
 from .reply import STAGES, EnhancedCode
@@ -404,7 +403,7 @@ class Tables:
             enhanced=enhanced,
             pairs=pairs,
             subjects=subject_table,  # type: ignore[arg-type]
-            rules=RuleSet(tuple(compiled), probes=hints.PATTERNS),
+            rules=RuleSet(tuple(compiled)),
         )
 
 

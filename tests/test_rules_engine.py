@@ -200,6 +200,14 @@ class TestProbes:
         rules = RuleSet([rule("user unknown")], prefilter="re2", probes=[r"(a)\1"])
         assert rules.scan("nothing here", 550, None, None) == (None, True)
 
+    @pytest.mark.skipif(not re2_available(), reason="google-re2 is not installed")
+    def test_default_probes_are_the_retry_hints(self) -> None:
+        """A rule set built without probes looks for the classifier's retry hints."""
+        rules = RuleSet([rule("user unknown")], prefilter="re2")
+        assert rules.scan("mailbox busy", 450, None, None) == (None, False)
+        assert rules.scan("busy, try again in 5 minutes", 450, None, None) == (None, True)
+        assert rules.scan("retrying will not succeed", 550, None, None) == (None, True)
+
     def test_without_re2_the_probe_is_always_possible(self) -> None:
         """The word index cannot rule probes out, so scan() says True."""
         rules = RuleSet([rule("user unknown")], prefilter="index", probes=[r"\btry again\b"])
