@@ -44,6 +44,9 @@ _OUTCOME_BY_CLASS = {
     5: Outcome.PERMANENT,
 }
 _NO_WAIT = RetryWindow(timedelta(0), timedelta(0))
+# Longer input is not cached: the cache holds its keys, and 1,024 hostile
+# megabyte replies would hold a gigabyte. Real replies are far shorter.
+_CACHED_LENGTH = 4096
 _STAGE_ALIASES = {
     "RCPT TO": "RCPT",
     "MAIL FROM": "MAIL",
@@ -148,7 +151,7 @@ class Classifier:
             else:
                 text = given.decode("utf-8", "replace") if isinstance(given, bytes) else given
                 verdict = self._classify_text(text[:MAX_REPLY_CHARS], stage)
-            if self._cache_size:
+            if self._cache_size and len(given) <= _CACHED_LENGTH:
                 # Cached on the second sighting (see __init__).
                 digest = hash(key)
                 seen = self._seen

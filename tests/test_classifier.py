@@ -286,6 +286,18 @@ class TestCache:
             is Category.TOO_MANY_RECIPIENTS
         )
 
+    def test_long_input_is_not_cached(self) -> None:
+        """A reply longer than any real one is classified each time, never kept as a key."""
+        from smtpcodes import Tables
+
+        classifier = Classifier(Tables.default(), cache_size=8)
+        huge = "550 5.1.1 " + "user unknown " * 1000
+        first = classifier.classify(huge)
+        assert classifier.classify(huge) is not first
+        assert classifier.classify(huge).category is Category.MAILBOX_UNKNOWN
+        assert classifier._cache == {}
+        assert classifier._seen == set()
+
     def test_no_cache(self) -> None:
         """cache_size=0 keeps nothing."""
         from smtpcodes import Tables
