@@ -13,7 +13,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,34 +21,16 @@ import pytest
 from smtpcodes.aio import Sender
 from smtpcodes.outbox import Outbox
 from smtpcodes.suppression import SqliteSuppressionList
+from smtpcodes.testing.clock import FakeClock
 from smtpcodes.testing.server import ScriptedSMTPServer
 
-START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 GREYLIST = "450 4.7.1 Greylisted, please try again later"
-
-
-class FakeClock:
-    """A clock that tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture
 def server() -> Iterator[ScriptedSMTPServer]:
     with ScriptedSMTPServer() as srv:
         yield srv
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def make_message(*to: str, subject: str = "queued") -> email.message.EmailMessage:
@@ -76,11 +58,11 @@ def received_by(server: ScriptedSMTPServer, address: str) -> int:
 
 
 async def test_put_then_run_delivers_and_finishes(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """A queued message is sent by run_due, recorded, and moves to dead as complete."""
     async with sender_for(server) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             message_id = await outbox.put(make_message("a@x.example"))
             assert [m.id for m in outbox.pending()] == [message_id]
             assert server.messages == []
@@ -98,12 +80,12 @@ async def test_put_then_run_delivers_and_finishes(
 
 
 async def test_greylisting_then_success_after_the_clock_advances(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """A greylisted recipient is retried when due; the accepted one gets exactly one copy."""
     server.on("RCPT", GREYLIST, recipient="grey@x.example", times=1)
     async with sender_for(server, inline_retry_budget=1) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             message_id = await outbox.put(make_message("ok@x.example", "grey@x.example"))
             (first,) = await outbox.run_due()
             assert first.report.delivered == ["ok@x.example"]
@@ -111,12 +93,12 @@ async def test_greylisting_then_success_after_the_clock_advances(
             (queued,) = outbox.pending()
             retry_at = queued.next_retry_at
             assert retry_at is not None
-            assert retry_at > clock.now
+            assert retry_at > fake_clock()
 
-            clock.advance((retry_at - clock.now) / 2)
+            fake_clock.advance((retry_at - fake_clock()) / 2)
             assert await outbox.run_due() == []
 
-            clock.now = retry_at
+            fake_clock.advance(retry_at - fake_clock())
             (second,) = await outbox.run_due()
             assert second.report.delivered == ["grey@x.example"]
             assert second.dead is True
@@ -130,13 +112,13 @@ async def test_greylisting_then_success_after_the_clock_advances(
 
 
 async def test_mailbox_full_is_suppressed(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """452 4.2.2 ends the recipient as suppressed and puts it on the SQLite list."""
     server.on("RCPT", "452 4.2.2 Mailbox full", recipient="full@x.example")
     with SqliteSuppressionList(tmp_path / "s.db") as suppression:
         async with sender_for(server, suppression=suppression) as sender:
-            with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+            with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
                 await outbox.put(make_message("full@x.example"))
                 (run,) = await outbox.run_due()
                 assert run.dead
@@ -152,14 +134,14 @@ async def test_mailbox_full_is_suppressed(
         assert "full@x.example" in suppression
 
 
-async def test_max_age_expires_the_rest(clock: FakeClock, tmp_path: Path) -> None:
+async def test_max_age_expires_the_rest(fake_clock: FakeClock, tmp_path: Path) -> None:
     """A message older than max_age is finished with expired verdicts for what is left."""
     async with Sender("127.0.0.1", free_port(), timeout=5) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock, max_age=timedelta(days=5)) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock, max_age=timedelta(days=5)) as outbox:
             message_id = await outbox.put(make_message("a@x.example"))
             (run,) = await outbox.run_due()
             assert run.report.deferred == ["a@x.example"]
-            clock.advance(timedelta(days=5, seconds=1))
+            fake_clock.advance(timedelta(days=5, seconds=1))
             (expired,) = await outbox.run_due()
             assert expired.dead is True
             assert expired.report["a@x.example"].verdict.category.value == "expired"
@@ -169,12 +151,12 @@ async def test_max_age_expires_the_rest(clock: FakeClock, tmp_path: Path) -> Non
 
 
 async def test_raw_message_with_envelope(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """Flattened bytes are queued with their envelope and sent unchanged."""
     raw = b"From: a@s.example\r\nSubject: raw bytes\r\n\r\nbody\r\n"
     async with sender_for(server) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             await outbox.put(raw, ["r@x.example"], sender="a@s.example")
             (run,) = await outbox.run_due()
     assert run.report.delivered == ["r@x.example"]
@@ -286,12 +268,12 @@ async def test_unknown_deliveries_can_be_parked(tmp_path: Path, server: Scripted
 
 
 async def test_concurrent_runs_do_not_send_twice(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """Two run_due() calls at once on one outbox send each message once."""
     server.on("EOM", "250 2.0.0 OK", delay=0.2)
     async with sender_for(server, max_connections=4) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             await outbox.put(make_message("a@x.example", subject="one"))
             await outbox.put(make_message("b@x.example", subject="two"))
             first, second = await asyncio.gather(outbox.run_due(), outbox.run_due())
@@ -301,12 +283,12 @@ async def test_concurrent_runs_do_not_send_twice(
 
 
 async def test_cancelled_attempt_is_requeued_as_unknown(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """A run_due() cancelled mid-send leaves the recipient queued with delivery_unknown."""
     server.on("EOM", "250 2.0.0 OK", delay=5, times=1)
     async with sender_for(server) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             await outbox.put(make_message("a@x.example"))
             task = asyncio.ensure_future(outbox.run_due())
             deadline = time.monotonic() + 10
@@ -324,14 +306,14 @@ async def test_cancelled_attempt_is_requeued_as_unknown(
 
 
 async def test_inline_retries_are_in_the_history(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """A verdict the sender retried inline is recorded too, before the final one."""
     server.on(
         "RCPT", "451 4.3.0 Temporary failure, retry-after: 0", recipient="b@x.example", times=1
     )
     async with sender_for(server, backoff_base=0.01) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             message_id = await outbox.put(make_message("a@x.example", "b@x.example"))
             (run,) = await outbox.run_due()
             assert run.report.delivered == ["a@x.example", "b@x.example"]
@@ -350,7 +332,7 @@ async def test_inline_retries_are_in_the_history(
 
 
 async def test_cancelled_during_inline_retry_keeps_the_delivered_recipient(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """Cancelled while waiting to retry one recipient: the one already accepted is not resent."""
     server.on(
@@ -364,7 +346,7 @@ async def test_cancelled_during_inline_retry_keeps_the_delivered_recipient(
 
     options = {"backoff_base": 30.0, "inline_retry_budget": 120.0}
     async with sender_for(server, on_verdict=cancel_on_deferral, **options) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             message_id = await outbox.put(make_message("a@x.example", "b@x.example"))
             running.append(asyncio.ensure_future(outbox.run_due()))
             with pytest.raises(asyncio.CancelledError):
@@ -377,7 +359,7 @@ async def test_cancelled_during_inline_retry_keeps_the_delivered_recipient(
             rows = [(h.attempt, h.recipient, h.state) for h in outbox.history(message_id)]
             assert rows[0] == (1, "a@x.example", "delivered")
     async with sender_for(server) as sender:
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             (run,) = await outbox.run_due()
             assert [r.recipient for r in run.report] == ["b@x.example"]
             assert outbox.pending() == []
@@ -405,12 +387,12 @@ def _points_at(fd: Path, path: Path) -> bool:
 
 
 async def test_message_whose_recipients_all_finished_is_closed_on_reopen(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """A message whose recipients were all final at a kill is finished on reopen, not stranded."""
     path = tmp_path / "out.db"
     async with sender_for(server) as sender:
-        with Outbox(path, sender, clock) as outbox:
+        with Outbox(path, sender, fake_clock) as outbox:
             message_id = await outbox.put(make_message("a@x.example"))
         # What a kill in that window leaves on disk (the per-verdict commit only).
         with sqlite3.connect(path) as db:
@@ -418,7 +400,7 @@ async def test_message_whose_recipients_all_finished_is_closed_on_reopen(
                 "UPDATE recipients SET state = 'delivered' WHERE message_id = ?", (message_id,)
             )
         db.close()
-        with Outbox(path, sender, clock) as outbox:
+        with Outbox(path, sender, fake_clock) as outbox:
             assert outbox.pending() == []
             (dead,) = outbox.dead()
             assert dead.id == message_id
@@ -427,13 +409,13 @@ async def test_message_whose_recipients_all_finished_is_closed_on_reopen(
 
 
 async def test_international_address_header_survives_the_queue(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """A non-ASCII To header goes out as a direct send puts it (UTF-8), not as an encoded-word."""
     message = make_message("jürgen@x.example", subject="Grüße")
     async with sender_for(server) as sender:
         await sender.send(message)
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             await outbox.put(message)
             (run,) = await outbox.run_due()
     assert run.report.delivered == ["jürgen@x.example"]
@@ -446,13 +428,13 @@ async def test_international_address_header_survives_the_queue(
 
 
 async def test_non_ascii_subject_to_an_ascii_address_stays_encoded(
-    server: ScriptedSMTPServer, clock: FakeClock, tmp_path: Path
+    server: ScriptedSMTPServer, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     """Without SMTPUTF8 a queued message's non-ASCII Subject goes out RFC 2047-encoded."""
     message = make_message("bob@x.example", subject="Grüße")
     async with sender_for(server) as sender:
         await sender.send(message)
-        with Outbox(tmp_path / "out.db", sender, clock) as outbox:
+        with Outbox(tmp_path / "out.db", sender, fake_clock) as outbox:
             await outbox.put(message)
             await outbox.run_due()
     direct, queued = (

@@ -14,6 +14,7 @@ from smtpcodes.aio import Sender
 from smtpcodes.classifier import Classifier
 from smtpcodes.suppression import MemorySuppressionList
 from smtpcodes.tables import data_path
+from smtpcodes.testing.clock import FakeClock
 from smtpcodes.testing.server import ScriptedSMTPServer
 from smtpcodes.verdict import Category, Outcome, Verdict
 
@@ -258,10 +259,12 @@ async def test_short_retry_window_is_retried_inline_without_duplicates(
     assert envelope_counts(server) == {"a@x.example": 1, "b@x.example": 1}
 
 
-async def test_long_retry_window_is_left_for_later(server: ScriptedSMTPServer) -> None:
+async def test_long_retry_window_is_left_for_later(
+    server: ScriptedSMTPServer, fake_clock: FakeClock
+) -> None:
     """A greylisting window longer than the budget is not waited out inline."""
     server.on("RCPT", "450 4.7.1 Greylisted, please try again later", recipient="b@x.example")
-    async with sender_for(server, inline_retry_budget=2) as sender:
+    async with sender_for(server, inline_retry_budget=2, clock=fake_clock) as sender:
         report = await sender.send(make_message("a@x.example", "b@x.example"))
     assert report.delivered == ["a@x.example"]
     assert report.deferred == ["b@x.example"]
@@ -269,6 +272,10 @@ async def test_long_retry_window_is_left_for_later(server: ScriptedSMTPServer) -
     retry_at = report.retry_at
     assert retry_at is not None
     assert report["b@x.example"].retry_at == retry_at
+    # retry_at is read from the sender's clock: now plus the window's earliest edge.
+    window = report["b@x.example"].verdict.retry_after
+    assert window is not None
+    assert retry_at == fake_clock() + window.earliest
 
 
 async def test_busy_server_lowers_the_connection_count(server: ScriptedSMTPServer) -> None:

@@ -19,6 +19,7 @@ from smtpcodes.suppression import (
     SuppressionList,
     normalize_address,
 )
+from smtpcodes.testing.clock import FakeClock
 from smtpcodes.verdict import (
     Category,
     Outcome,
@@ -29,19 +30,6 @@ from smtpcodes.verdict import (
 )
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-class FakeClock:
-    """A clock that tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 def verdict(
@@ -74,14 +62,15 @@ FULL_LENIENT = verdict(
 )
 GREYLISTED = verdict(Category.GREYLISTED, Outcome.TRANSIENT, suppress=False)
 
-Factory = Callable[[FakeClock], SuppressionList]
+Clock = Callable[[], datetime]
+Factory = Callable[[Clock], SuppressionList]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def make_list(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
     opened: list[SqliteSuppressionList] = []
 
-    def factory(clock: FakeClock) -> SuppressionList:
+    def factory(clock: Clock) -> SuppressionList:
         if request.param == "memory":
             return MemorySuppressionList(clock=clock)
         lst = SqliteSuppressionList(tmp_path / "suppression.db", clock=clock)
@@ -95,7 +84,7 @@ def make_list(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factor
 
 def test_permanent_verdict_suppresses_at_once(make_list: Factory) -> None:
     """A suppressing permanent verdict puts the address on the list with its reason."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     lst = make_list(clock)
     assert lst.add("bob@example.com", UNKNOWN_USER) is True
     assert "bob@example.com" in lst
@@ -110,7 +99,7 @@ def test_permanent_verdict_suppresses_at_once(make_list: Factory) -> None:
 
 def test_non_suppressing_verdict_changes_nothing(make_list: Factory) -> None:
     """A greylisting verdict neither suppresses nor creates an entry."""
-    lst = make_list(FakeClock())
+    lst = make_list(FakeClock(START))
     assert lst.add("bob@example.com", GREYLISTED) is False
     assert "bob@example.com" not in lst
     assert lst.get("bob@example.com") is None
@@ -118,7 +107,7 @@ def test_non_suppressing_verdict_changes_nothing(make_list: Factory) -> None:
 
 def test_domain_case_is_ignored_local_part_kept(make_list: Factory) -> None:
     """Matching ignores the domain's case but not the local part's."""
-    lst = make_list(FakeClock())
+    lst = make_list(FakeClock(START))
     lst.add("Bob@Example.COM", UNKNOWN_USER)
     assert "Bob@example.com" in lst
     assert "<Bob@EXAMPLE.com>" in lst
@@ -127,7 +116,7 @@ def test_domain_case_is_ignored_local_part_kept(make_list: Factory) -> None:
 
 def test_remove_lifts_an_entry(make_list: Factory) -> None:
     """remove() lifts the address and reports whether there was one."""
-    lst = make_list(FakeClock())
+    lst = make_list(FakeClock(START))
     lst.add("bob@example.com", UNKNOWN_USER)
     assert lst.remove("bob@EXAMPLE.com") is True
     assert "bob@example.com" not in lst
@@ -136,7 +125,7 @@ def test_remove_lifts_an_entry(make_list: Factory) -> None:
 
 def test_manual_add_without_verdict(make_list: Factory) -> None:
     """A person can add an address by hand with a reason."""
-    lst = make_list(FakeClock())
+    lst = make_list(FakeClock(START))
     assert lst.add("carol@example.org", reason="spam complaint") is True
     entry = lst.get("carol@example.org")
     assert entry is not None
@@ -146,70 +135,70 @@ def test_manual_add_without_verdict(make_list: Factory) -> None:
 
 def test_soft_entry_expires(make_list: Factory) -> None:
     """An entry made from a transient 452 4.2.2 verdict expires after the soft expiry."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     lst = make_list(clock)
     lst.add("full@example.com", FULL_STRICT)
     assert "full@example.com" in lst
     entry = lst.get("full@example.com")
     assert entry is not None
     assert entry.expires_at == START + timedelta(days=30)
-    clock.advance(days=29)
+    clock.advance(timedelta(days=29))
     assert "full@example.com" in lst
-    clock.advance(days=2)
+    clock.advance(timedelta(days=2))
     assert "full@example.com" not in lst
 
 
 def test_suppress_after_counts_to_the_threshold(make_list: Factory) -> None:
     """With suppress_after(3, 7 days) the third failure within the week suppresses."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     lst = make_list(clock)
     assert lst.add("full@example.com", FULL_LENIENT) is False
     assert "full@example.com" not in lst
-    clock.advance(days=2)
+    clock.advance(timedelta(days=2))
     assert lst.add("full@example.com", FULL_LENIENT) is False
     entry = lst.get("full@example.com")
     assert entry is not None
     assert entry.active is False
     assert entry.failures == 2
-    clock.advance(days=2)
+    clock.advance(timedelta(days=2))
     assert lst.add("full@example.com", FULL_LENIENT) is True
     assert "full@example.com" in lst
 
 
 def test_suppress_after_window_slides(make_list: Factory) -> None:
     """Failures older than the window no longer count towards the threshold."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     lst = make_list(clock)
     lst.add("full@example.com", FULL_LENIENT)
-    clock.advance(days=5)
+    clock.advance(timedelta(days=5))
     lst.add("full@example.com", FULL_LENIENT)
-    clock.advance(days=5)  # the first failure is now 10 days old
+    clock.advance(timedelta(days=5))  # the first failure is now 10 days old
     assert lst.add("full@example.com", FULL_LENIENT) is False
-    clock.advance(days=1)
+    clock.advance(timedelta(days=1))
     assert lst.add("full@example.com", FULL_LENIENT) is True
 
 
 def test_hard_entry_is_not_softened(make_list: Factory) -> None:
     """A later soft verdict does not give a permanent entry an expiry."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     lst = make_list(clock)
     lst.add("bob@example.com", UNKNOWN_USER)
     lst.add("bob@example.com", FULL_STRICT)
     entry = lst.get("bob@example.com")
     assert entry is not None
     assert entry.expires_at is None
-    clock.advance(days=365)
+    clock.advance(timedelta(days=365))
     assert "bob@example.com" in lst
 
 
 def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     """Entries, counts and reasons are read back after the file is reopened."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     path = tmp_path / "s.db"
     with SqliteSuppressionList(path, clock=clock) as lst:
         lst.add("bob@example.com", UNKNOWN_USER)
         lst.add("full@example.com", FULL_LENIENT)
-        clock.advance(hours=1)
+        clock.advance(timedelta(hours=1))
         lst.add("full@example.com", FULL_LENIENT)
     with SqliteSuppressionList(path, clock=clock) as again:
         assert "bob@example.com" in again
@@ -272,11 +261,7 @@ def test_sqlite_counts_from_many_threads(tmp_path: Path) -> None:
 def test_naive_clock_is_refused(make_list: Factory) -> None:
     """A clock without a timezone is a ValueError in both lists, not a crash on the next add."""
 
-    class NaiveClock(FakeClock):
-        def __call__(self) -> datetime:
-            return self.now.replace(tzinfo=None)
-
-    lst = make_list(NaiveClock())
+    lst = make_list(lambda: START.replace(tzinfo=None))
     with pytest.raises(ValueError, match="aware"):
         lst.add("full@example.com", FULL_LENIENT)
     with pytest.raises(ValueError, match="aware"):
