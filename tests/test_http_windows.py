@@ -150,6 +150,27 @@ def test_sendgrid_rate_limit_reset_epoch() -> None:
     assert verdict.as_dict()["retry_after"] == [60.0, 60.0]
 
 
+@pytest.mark.parametrize("name", ["X-RateLimit-Reset", "RateLimit-Reset"])
+def test_plain_http_reads_common_reset_headers(name: str) -> None:
+    """Without a provider, a 429's X-RateLimit-Reset or RateLimit-Reset fixes the window."""
+    verdict = classify_http(429, None, {name: "45"}, None, NOW)
+    assert verdict.as_dict()["retry_after"] == [45.0, 45.0]
+
+
+def test_reset_header_does_not_time_a_server_error() -> None:
+    """A rate-limit reset header on a 500 says when the limit resets, not when the server heals."""
+    headers = {"X-RateLimit-Remaining": "598", "X-RateLimit-Reset": str(int(NOW.timestamp()) + 60)}
+    verdict = classify_http(500, {"errors": [{"message": "oops"}]}, headers, "sendgrid", NOW)
+    assert verdict.retry
+    assert verdict.retry_after is None
+
+
+def test_retry_after_still_times_a_server_error() -> None:
+    """Retry-After on a 503 keeps fixing the window (only reset headers are limited)."""
+    verdict = classify_http(503, None, {"Retry-After": "120", "X-RateLimit-Reset": "5"}, None, NOW)
+    assert verdict.as_dict()["retry_after"] == [120.0, 120.0]
+
+
 @pytest.mark.parametrize("attempt", [0, -1, True, 1.5])
 def test_bad_attempt_is_a_value_error(attempt: object) -> None:
     """attempt= must be a whole number from 1 up."""

@@ -282,7 +282,13 @@ class HttpClassifier:
         if verdict.retry:
             tz = resolve_timezone(timezone_) if timezone_ is not None else _reset_tz(chain)
             window = _retry_window(
-                chain, parsed, header_map, entry.window or status_entry.window, now=now, tz=tz
+                chain,
+                parsed,
+                header_map,
+                entry.window or status_entry.window,
+                now=now,
+                tz=tz,
+                limited=category in _ALWAYS_TRANSIENT,
             )
             if window is None and attempt is not None:
                 window = backoff_window(attempt)
@@ -436,6 +442,7 @@ def _retry_window(
     *,
     now: datetime,
     tz: tzinfo,
+    limited: bool,
 ) -> RetryWindow | None:
     hint = parse_retry_after(headers.get("retry-after"), now) if "retry-after" in headers else None
     if hint is not None:
@@ -446,7 +453,10 @@ def _retry_window(
                 hint = parse_retry_after(value, now) if _scalar(value) is not None else None
                 if hint is not None:
                     return hint
-    for name in _merged_paths(chain, "reset_headers"):
+    # A rate-limit reset header rides on every response of many APIs; it says when the
+    # *limit* resets, so it fixes the window of a rate or quota failure only, never of a
+    # 500 that happens to carry it.
+    for name in _merged_paths(chain, "reset_headers") if limited else ():
         if name in headers:
             hint = parse_reset(headers[name], now)
             if hint is not None:
