@@ -12,12 +12,16 @@ Two implementations share one pure update rule (:func:`next_entry`):
 :class:`MemorySuppressionList` for tests and short-lived programs, and
 :class:`SqliteSuppressionList`, the embedded default that survives restarts.
 Addresses match with the domain's case ignored (RFC 5321 §2.4 leaves the local
-part's case to the receiving host, so it is kept).
+part's case to the receiving host, so it is kept), and may be given as a header
+writes them (``Bob <bob@example.com>``): the list stores and looks up the address
+alone (:func:`parse_address`).
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -37,6 +41,7 @@ __all__ = [
     "SqliteSuppressionList",
     "normalize_address",
     "next_entry",
+    "parse_address",
 ]
 
 #: How long an entry made from a transient reply (a full mailbox) lasts.
@@ -59,12 +64,62 @@ def _aware_now(clock: Clock) -> datetime:
     return now
 
 
+#: One ``@`` and none of the characters that make header syntax (display names,
+#: quotes, comments, lists): an address the header parser would return unchanged.
+_PLAIN_ADDRESS = re.compile(r'[^\s<>()\[\],;:"\\@]+@[^\s<>()\[\],;:"\\@]+')
+
+
+def parse_address(text: str) -> str:
+    """The one e-mail address in ``text``, in the form a suppression list stores it.
+
+    ``text`` may be a bare address, ``<address>``, or an address as a header writes
+    it (``Bob <bob@example.com>``, ``"Smith, Bob" <bob@example.com>``,
+    ``bob@example.com (Bob)``). The domain is lower-cased; the local part is kept as
+    written. Raises :class:`ValueError` when ``text`` holds no address (nothing of
+    the form ``local@domain``) or more than one.
+
+    >>> parse_address('"Bob" <Bob@Example.COM>')
+    'Bob@example.com'
+    """
+    stripped = text.strip()
+    if _PLAIN_ADDRESS.fullmatch(stripped):
+        # The common case, without the header parser: 0.35 us instead of 6 us a call.
+        local, _, domain = stripped.partition("@")
+        return f"{local}@{domain.lower()}"
+    found = email.utils.getaddresses([stripped])
+    if len(found) > 1:
+        msg = (
+            f"{text!r} is not one e-mail address: it holds several, or text besides the "
+            "address. Give one address at a time."
+        )
+        raise ValueError(msg)
+    name, parsed = found[0] if found else ("", "")
+    # A bare address is kept as written: the parser would undo the escapes of a
+    # quoted local part, and the senders look up the address exactly as they send it.
+    address = parsed if name or "<" in stripped else stripped
+    local, _, domain = address.rpartition("@")
+    if not local or not domain:
+        msg = f"{text!r} holds no e-mail address; expected 'local@domain' or 'Name <local@domain>'."
+        raise ValueError(msg)
+    return f"{local}@{domain.lower()}"
+
+
 def normalize_address(address: str) -> str:
     """The form under which an address is stored: trimmed, ``<>`` removed, domain lower-cased.
 
+    Like :func:`parse_address` (a display name is dropped), but never raises: text
+    that holds no single address is only trimmed, so that it can still serve as a
+    key, for instance to drop duplicate recipients before they are checked.
+
     >>> normalize_address(" <Bob@Example.COM> ")
     'Bob@example.com'
+    >>> normalize_address("Bob <Bob@Example.COM>")
+    'Bob@example.com'
     """
+    try:
+        return parse_address(address)
+    except ValueError:
+        pass
     text = address.strip()
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
@@ -106,6 +161,32 @@ def _reason_for(verdict: Verdict) -> str:
     reply = verdict.reply
     said = f": {reply}" if reply is not None else ""
     return f"{verdict.category.value}{said}"
+
+
+def _lookup_key(address: object) -> str | None:
+    """The stored form of ``address``, or ``None`` when it is not one e-mail address.
+
+    Such text is never stored (see :func:`_key_to_record`), so it is on no list.
+    """
+    if not isinstance(address, str):
+        return None
+    try:
+        return parse_address(address)
+    except ValueError:
+        return None
+
+
+def _key_to_record(address: str, verdict: Verdict | None) -> str | None:
+    """The stored form of ``address`` for :meth:`SuppressionList.add`; ``None``: record nothing.
+
+    An entry by hand (no verdict) must name one address, or it is a ValueError: a
+    typo would otherwise sit on the list unnoticed. A sender's verdict for text that
+    is not one address (a recipient it refused locally as invalid) is not recorded:
+    there is no address to suppress, and a send must not fail over it.
+    """
+    if verdict is None:
+        return parse_address(address)
+    return _lookup_key(address)
 
 
 def next_entry(
@@ -197,21 +278,32 @@ class SuppressionList(Protocol):
     """What the senders need from a suppression list."""
 
     def __contains__(self, address: object, /) -> bool:
-        """Whether ``address`` must not be mailed now."""
+        """Whether ``address`` must not be mailed now (false for text that is not one address)."""
         ...
 
     def add(
         self, address: str, verdict: Verdict | None = None, *, reason: str | None = None
     ) -> bool:
-        """Record a verdict (or a manual entry); return whether the address is now suppressed."""
+        """Record a verdict (or a manual entry); return whether the address is now suppressed.
+
+        ``address`` may be written ``Name <address>``. A manual entry for text that
+        holds no address or several is a :class:`ValueError`; a verdict for such
+        text records nothing and returns false.
+        """
         ...
 
     def remove(self, address: str) -> bool:
-        """Lift the address (a human decision); return whether it had an entry."""
+        """Lift the address (a human decision); return whether it had an entry.
+
+        :class:`ValueError` when ``address`` holds no address or several.
+        """
         ...
 
     def get(self, address: str) -> SuppressionEntry | None:
-        """The entry for ``address``, active or still counting, if any."""
+        """The entry for ``address``, active or still counting, if any.
+
+        :class:`ValueError` when ``address`` holds no address or several.
+        """
         ...
 
 
@@ -233,10 +325,9 @@ class MemorySuppressionList:
         self._lock = threading.Lock()
 
     def __contains__(self, address: object, /) -> bool:
-        if not isinstance(address, str):
-            return False
+        key = _lookup_key(address)
         now = _aware_now(self._clock)
-        entry = self._entries.get(normalize_address(address))
+        entry = self._entries.get(key) if key is not None else None
         return entry is not None and entry.is_suppressing(now)
 
     def __len__(self) -> int:
@@ -256,8 +347,10 @@ class MemorySuppressionList:
         self, address: str, verdict: Verdict | None = None, *, reason: str | None = None
     ) -> bool:
         """Record a verdict (or a manual entry); return whether the address is now suppressed."""
-        key = normalize_address(address)
+        key = _key_to_record(address, verdict)
         now = _aware_now(self._clock)
+        if key is None:
+            return False
         with self._lock:
             existing = self._entries.get(key)
             entry = next_entry(
@@ -270,12 +363,13 @@ class MemorySuppressionList:
 
     def remove(self, address: str) -> bool:
         """Lift the address; return whether it had an entry."""
+        key = parse_address(address)
         with self._lock:
-            return self._entries.pop(normalize_address(address), None) is not None
+            return self._entries.pop(key, None) is not None
 
     def get(self, address: str) -> SuppressionEntry | None:
         """The entry for ``address``, if any."""
-        return self._entries.get(normalize_address(address))
+        return self._entries.get(parse_address(address))
 
 
 _SCHEMA = """
@@ -344,14 +438,15 @@ class SqliteSuppressionList:
         self.close()
 
     def __contains__(self, address: object, /) -> bool:
-        if not isinstance(address, str):
-            return False
+        key = _lookup_key(address)
         now = _ts(_aware_now(self._clock))
+        if key is None:
+            return False
         with self._lock:
             row = self._db.execute(
                 "SELECT 1 FROM suppression WHERE address = ? AND active = 1 "
                 "AND (expires_at IS NULL OR expires_at > ?)",
-                (normalize_address(address), now),
+                (key, now),
             ).fetchone()
         return row is not None
 
@@ -374,8 +469,9 @@ class SqliteSuppressionList:
 
     def get(self, address: str) -> SuppressionEntry | None:
         """The entry for ``address``, active or still counting, if any."""
+        key = parse_address(address)
         with self._lock:
-            return self._get(normalize_address(address))
+            return self._get(key)
 
     def _get(self, key: str) -> SuppressionEntry | None:
         row = self._db.execute(
@@ -387,8 +483,10 @@ class SqliteSuppressionList:
         self, address: str, verdict: Verdict | None = None, *, reason: str | None = None
     ) -> bool:
         """Record a verdict (or a manual entry); return whether the address is now suppressed."""
-        key = normalize_address(address)
+        key = _key_to_record(address, verdict)
         now = _aware_now(self._clock)
+        if key is None:
+            return False
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -412,10 +510,9 @@ class SqliteSuppressionList:
 
     def remove(self, address: str) -> bool:
         """Lift the address; return whether it had an entry."""
+        key = parse_address(address)
         with self._lock:
-            cursor = self._db.execute(
-                "DELETE FROM suppression WHERE address = ?", (normalize_address(address),)
-            )
+            cursor = self._db.execute("DELETE FROM suppression WHERE address = ?", (key,))
         return cursor.rowcount > 0
 
 

@@ -587,3 +587,27 @@ async def test_carriage_return_in_a_quoted_local_part_fails_locally(
     assert report[address].verdict.category is Category.ADDRESS_INVALID
     assert report.delivered == ["b@x.example"]
     assert not any("\r" in command for command in server.commands)
+
+
+async def test_address_added_with_a_display_name_is_skipped() -> None:
+    """An address put on the list as 'Name <addr>' is skipped when a message's To names it."""
+    suppression = MemorySuppressionList()
+    suppression.add("Bob Example <bob@X.example>", reason="unsubscribed")
+    async with Sender("127.0.0.1", free_port(), suppression=suppression) as sender:
+        report = await sender.send(make_message("Bobby <bob@x.EXAMPLE>"))
+    assert report.suppressed == ["bob@x.EXAMPLE"]
+    assert report["bob@x.EXAMPLE"].attempts == 0
+
+
+async def test_recipient_that_is_no_address_fails_without_touching_the_list(
+    server: ScriptedSMTPServer,
+) -> None:
+    """An empty or nameless recipient fails locally; the list records nothing and the rest goes."""
+    suppression = MemorySuppressionList()
+    async with sender_for(server, suppression=suppression) as sender:
+        report = await sender.send(make_message("ok@x.example"), ["", "Bob <>", "ok@x.example"])
+    assert report.delivered == ["ok@x.example"]
+    assert report[""].verdict.category is Category.ADDRESS_INVALID
+    assert report["Bob <>"].verdict.category is Category.ADDRESS_INVALID
+    assert report["Bob <>"].suppressed_now is False
+    assert list(suppression) == []

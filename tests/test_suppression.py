@@ -18,6 +18,7 @@ from smtpcodes.suppression import (
     SqliteSuppressionList,
     SuppressionList,
     normalize_address,
+    parse_address,
 )
 from smtpcodes.testing.clock import FakeClock
 from smtpcodes.verdict import (
@@ -63,14 +64,15 @@ FULL_LENIENT = verdict(
 GREYLISTED = verdict(Category.GREYLISTED, Outcome.TRANSIENT, suppress=False)
 
 Clock = Callable[[], datetime]
-Factory = Callable[[Clock], SuppressionList]
+AnyList = MemorySuppressionList | SqliteSuppressionList
+Factory = Callable[[Clock], AnyList]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 def make_list(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
     opened: list[SqliteSuppressionList] = []
 
-    def factory(clock: Clock) -> SuppressionList:
+    def factory(clock: Clock) -> AnyList:
         if request.param == "memory":
             return MemorySuppressionList(clock=clock)
         lst = SqliteSuppressionList(tmp_path / "suppression.db", clock=clock)
@@ -228,10 +230,15 @@ def test_lists_satisfy_the_protocol(tmp_path: Path) -> None:
         ("  <X@Y.Org>", "X@y.org"),
         ("weird", "weird"),
         ('"a@b"@Example.com', '"a@b"@example.com'),
+        ("Bob <Bob@Example.COM>", "Bob@example.com"),
+        ("a@x.example, b@x.example", "a@x.example, b@x.example"),
     ],
 )
 def test_normalize_address(raw: str, expected: str) -> None:
-    """normalize_address trims, drops brackets and lower-cases the domain only."""
+    """normalize_address trims, drops brackets or a display name, lower-cases the domain only.
+
+    Text that is not one address is kept (trimmed, domain part lower-cased), never refused.
+    """
     assert normalize_address(raw) == expected
 
 
@@ -318,3 +325,86 @@ def test_memory_list_can_be_counted_while_another_thread_adds() -> None:
         sys.setswitchinterval(previous)
     assert errors == []
     assert len(lst) == 5000
+
+
+def test_display_name_form_is_stored_as_the_bare_address(make_list: Factory) -> None:
+    """add('Bob <bob@Example.COM>') stores bob@example.com; either form finds it."""
+    lst = make_list(FakeClock(START))
+    assert lst.add("Bob <bob@Example.COM>", reason="unsubscribed") is True
+    (entry,) = list(lst)
+    assert entry.address == "bob@example.com"
+    assert "bob@example.com" in lst
+    assert "Bob <bob@example.com>" in lst
+    assert '"Smith, Bob" <bob@EXAMPLE.com>' in lst
+    assert "bob@example.com (Bob)" in lst
+    found = lst.get("Robert <bob@example.com>")
+    assert found is not None
+    assert found.reason == "unsubscribed"
+    assert "Bob <Bob@example.com>" not in lst  # the local part's case still counts
+
+
+def test_every_entry_point_takes_either_form(make_list: Factory) -> None:
+    """A verdict for a bare address is counted, read and lifted through the display form."""
+    lst = make_list(FakeClock(START))
+    assert lst.add("full@example.com", FULL_LENIENT) is False
+    assert lst.add("Full Box <full@EXAMPLE.com>", FULL_LENIENT) is False
+    entry = lst.get("Full Box <full@example.com>")
+    assert entry is not None
+    assert entry.failures == 2
+    assert lst.remove("<full@Example.com>") is True
+    assert lst.get("full@example.com") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "holds no e-mail address"),
+        ("   ", "holds no e-mail address"),
+        ("Bob Smith", "holds no e-mail address"),
+        ("Bob <>", "holds no e-mail address"),
+        ("bob@", "holds no e-mail address"),
+        ("@example.com", "holds no e-mail address"),
+        ("bob@example.com, carol@example.com", "not one e-mail address"),
+        ("<bob@example.com> <carol@example.com>", "not one e-mail address"),
+        ("bob@example.com carol@example.com", "not one e-mail address"),
+    ],
+)
+def test_text_without_one_address_is_refused(make_list: Factory, text: str, problem: str) -> None:
+    """add, remove and get refuse text with no address or several; `in` answers False."""
+    lst = make_list(FakeClock(START))
+    with pytest.raises(ValueError, match=problem):
+        lst.add(text, reason="by hand")
+    with pytest.raises(ValueError, match=problem):
+        lst.remove(text)
+    with pytest.raises(ValueError, match=problem):
+        lst.get(text)
+    assert text not in lst
+    assert list(lst) == []
+
+
+def test_verdict_for_text_without_an_address_records_nothing(make_list: Factory) -> None:
+    """A sender's verdict for text that is not one address is not stored, and does not raise."""
+    lst = make_list(FakeClock(START))
+    assert lst.add("", UNKNOWN_USER) is False
+    assert lst.add("a@example.com, b@example.com", UNKNOWN_USER) is False
+    assert list(lst) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bob@Example.COM", "bob@example.com"),
+        ("  <Bob@Example.com>  ", "Bob@example.com"),
+        ("Bob <bob@Example.com>", "bob@example.com"),
+        ('"Smith, Bob" <bob@example.com>', "bob@example.com"),
+        ('"Smith <boss>" <bob@example.com>', "bob@example.com"),
+        ("bob@example.com (Bob)", "bob@example.com"),
+        ('"a b"@Example.com', '"a b"@example.com'),
+        ('"a\\\\b"@example.com', '"a\\\\b"@example.com'),
+        ("Jürgen <jürgen@Bücher.example>", "jürgen@bücher.example"),
+    ],
+)
+def test_parse_address(text: str, expected: str) -> None:
+    """parse_address drops a display name, keeps a bare address as written, lowers the domain."""
+    assert parse_address(text) == expected
+    assert normalize_address(text) == expected
