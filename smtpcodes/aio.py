@@ -11,7 +11,8 @@ What it does with verdicts:
 
 - recipients on the suppression list are skipped before any network I/O, and
   recipients whose verdict says ``suppress`` (or reaches a ``suppress_after``
-  threshold) are added to it;
+  threshold) are added to it; one send counts as one failure toward such a
+  threshold, however many times it retried the recipient inline;
 - a short retry window (within ``inline_retry_budget`` seconds) is waited out
   inline with jittered exponential backoff; longer ones are left to the caller
   or to :class:`smtpcodes.outbox.Outbox` through ``retry_at``;
@@ -280,6 +281,11 @@ class Sender:
         self._results = ResultBuilder(
             suppression=suppression, on_verdict=on_verdict, clock=clock, classifier=classifier
         )
+        # The same results, leaving the suppression list alone: for a recipient's
+        # further failures within one send, already counted (see _result_of).
+        self._uncounted = ResultBuilder(
+            suppression=None, on_verdict=None, clock=clock, classifier=self._results.classifier
+        )
         self.inline_retry_budget = inline_retry_budget
         self.max_inline_attempts = max_inline_attempts
         self.backoff_base = backoff_base
@@ -353,6 +359,7 @@ class Sender:
             else:
                 results[recipient] = skipped
         attempts: dict[str, int] = dict.fromkeys(pending, 0)
+        counted: set[str] = set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.inline_retry_budget
         attempt = 0
@@ -365,8 +372,8 @@ class Sender:
                 verdict, delivered = outcome[recipient]
                 attempts[recipient] += 1
                 self._results.notify(recipient, verdict, attempts[recipient], on_verdict)
-                results[recipient] = self._results.after_attempt(
-                    recipient, verdict, delivered=delivered, attempts=attempts[recipient]
+                results[recipient] = self._result_of(
+                    recipient, verdict, delivered, attempts[recipient], counted
                 )
                 window = verdict.retry_after
                 if results[recipient].deferred and not verdict.delivery_unknown and window:
@@ -383,6 +390,33 @@ class Sender:
             await asyncio.sleep(delay)
             pending = retry_now
         return SendReport(tuple(results[r] for r in wanted))
+
+    def _result_of(
+        self,
+        recipient: str,
+        verdict: Verdict,
+        delivered: bool,
+        attempts: int,
+        counted: set[str],
+    ) -> RecipientResult:
+        """The result of one attempt; ``counted``: recipients whose failure this send counted.
+
+        A ``suppress_after`` threshold counts failures of a recipient over days
+        ("three full-mailbox replies within seven days"). Retries inside one send,
+        seconds apart, are one delivery attempt in that sense: counting each would
+        suppress an address after one unlucky send. So only the first failure of
+        the send that counts toward a threshold reaches the list; a verdict that
+        suppresses outright always does.
+        """
+        if not delivered and not verdict.suppress and verdict.suppress_after is not None:
+            if recipient in counted:
+                return self._uncounted.after_attempt(
+                    recipient, verdict, delivered=delivered, attempts=attempts
+                )
+            counted.add(recipient)
+        return self._results.after_attempt(
+            recipient, verdict, delivered=delivered, attempts=attempts
+        )
 
     def _backoff(self, attempt: int) -> float:
         # Exponential with "full jitter": spreads retries of many tasks apart.

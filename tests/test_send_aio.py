@@ -12,7 +12,7 @@ import pytest
 
 from smtpcodes.aio import Sender
 from smtpcodes.classifier import Classifier
-from smtpcodes.suppression import MemorySuppressionList
+from smtpcodes.suppression import MemorySuppressionList, SqliteSuppressionList
 from smtpcodes.tables import data_path
 from smtpcodes.testing.clock import FakeClock
 from smtpcodes.testing.server import ScriptedSMTPServer
@@ -611,3 +611,85 @@ async def test_recipient_that_is_no_address_fails_without_touching_the_list(
     assert report["Bob <>"].verdict.category is Category.ADDRESS_INVALID
     assert report["Bob <>"].suppressed_now is False
     assert list(suppression) == []
+
+
+FULL_NOW = "452 4.2.2 Mailbox full, retry-after: 0"
+
+
+def lenient_classifier() -> Classifier:
+    """The shipped lenient overlay: a full mailbox is retried, suppressed after 3 in 7 days."""
+    return Classifier.from_paths(data_path() / "policies" / "lenient-mailbox-full.yaml")
+
+
+def rcpt_count(server: ScriptedSMTPServer, address: str) -> int:
+    """How many RCPT commands named ``address``."""
+    return sum(c.startswith("RCPT") and address in c for c in server.commands)
+
+
+async def test_inline_retries_count_once_toward_suppress_after(
+    server: ScriptedSMTPServer,
+) -> None:
+    """A send that retries a full mailbox inline counts one failure toward suppress_after."""
+    server.on("RCPT", FULL_NOW, recipient="full@x.example")
+    suppression = MemorySuppressionList()
+    seen: list[str] = []
+    async with sender_for(
+        server,
+        suppression=suppression,
+        classifier=lenient_classifier(),
+        backoff_base=0.01,
+        max_inline_attempts=3,
+        on_verdict=lambda r, v: seen.append(v.category.value),
+    ) as sender:
+        report = await sender.send(make_message("full@x.example"))
+    result = report["full@x.example"]
+    assert result.attempts == 3
+    assert rcpt_count(server, "full@x.example") == 3
+    assert seen == ["mailbox_full"] * 3
+    assert result.deferred is True
+    assert result.suppressed_now is False
+    entry = suppression.get("full@x.example")
+    assert entry is not None
+    assert entry.failures == 1
+    assert entry.active is False
+    assert "full@x.example" not in suppression
+
+
+async def test_sends_with_inline_retries_reach_the_threshold_one_send_each(
+    server: ScriptedSMTPServer,
+) -> None:
+    """The third send (not the third attempt) suppresses, and is then not retried inline."""
+    server.on("RCPT", FULL_NOW, recipient="full@x.example")
+    with SqliteSuppressionList(":memory:") as suppression:
+        async with sender_for(
+            server, suppression=suppression, classifier=lenient_classifier(), backoff_base=0.01
+        ) as sender:
+            reports = [await sender.send(make_message("full@x.example")) for _ in range(3)]
+        assert [r.deferred for r in reports] == [["full@x.example"]] * 2 + [[]]
+        assert [r["full@x.example"].attempts for r in reports] == [3, 3, 1]
+        assert reports[2]["full@x.example"].suppressed_now is True
+        assert "full@x.example" in suppression
+        entry = suppression.get("full@x.example")
+        assert entry is not None
+        assert entry.failures == 3
+
+
+async def test_hard_refusal_on_an_inline_retry_still_suppresses(
+    server: ScriptedSMTPServer,
+) -> None:
+    """After a counted full mailbox, a retry refused as unknown user suppresses at once."""
+    server.on("RCPT", FULL_NOW, recipient="gone@x.example", times=1)
+    server.on("RCPT", "550 5.1.1 <gone@x.example>: user unknown", recipient="gone@x.example")
+    suppression = MemorySuppressionList()
+    async with sender_for(
+        server, suppression=suppression, classifier=lenient_classifier(), backoff_base=0.01
+    ) as sender:
+        report = await sender.send(make_message("gone@x.example"))
+    result = report["gone@x.example"]
+    assert result.attempts == 2
+    assert result.suppressed_now is True
+    assert report.failed == ["gone@x.example"]
+    entry = suppression.get("gone@x.example")
+    assert entry is not None
+    assert entry.category == "mailbox_unknown"
+    assert entry.expires_at is None
