@@ -284,6 +284,29 @@ PROVIDER_CASES: list[tuple[str | None, int, Any, Any, str, str, bool, bool]] = [
                                                       "ErrorRelatedTo": ["To[0].Email"]}]}]},
         None, "address_invalid", "permanent", False, True,
     ),
+    # Mailjet without an ErrorCode (v3 API, global errors): the documented message stands in.
+    ("mailjet", 400, {"ErrorInfo": "", "ErrorMessage": "\"x@example.org\" is not an authorized sender email address for your account.", "StatusCode": 400},
+     None, "sender_auth", "permanent", False, False),
+    # Brevo: a malformed sender address is the sender's; an unauthorised IP is the account's.
+    ("brevo", 400, {"code": "invalid_parameter", "message": "valid sender email required"}, None, "sender_rejected", "permanent", False, False),
+    ("brevo", 401, {"code": "unauthorized", "message": "We have detected you are using an unrecognised IP address 192.0.2.10."},
+     None, "account_problem", "permanent", False, False),
+    # SES reports its sending rate and 24-hour quota under LimitExceededException.
+    ("ses", 400, {"message": "Maximum sending rate exceeded."}, {"x-amzn-ErrorType": "LimitExceededException"}, "rate_limited", "transient", True, False),
+    ("ses", 400, {"message": "Too many configuration sets."}, {"x-amzn-ErrorType": "LimitExceededException"}, "account_problem", "permanent", False, False),
+    ("ses", 400, {"message": "Address blacklisted."}, {"x-amzn-ErrorType": "MessageRejected"}, "recipient_suppressed", "permanent", False, True),
+    # Resend validation_error: a missing field is the request's, even when it is `to`.
+    ("resend", 422, {"name": "validation_error", "message": "Missing `to` field."}, None, "protocol_error", "permanent", False, False),
+    ("resend", 422, {"name": "validation_error", "message": "Invalid `bcc` field."}, None, "address_invalid", "permanent", False, True),
+    # SparkPost 1300 blames the address its description names.
+    ("sparkpost", 422, {"errors": [{"code": "1300", "message": "invalid data format/type/length", "description": "Invalid email address in recipients[2].address.email"}]},
+     None, "address_invalid", "permanent", False, True),
+    ("sparkpost", 422, {"errors": [{"code": "1300", "message": "invalid data format/type/length", "description": "substitution_data must be an object"}]},
+     None, "protocol_error", "permanent", False, False),
+    ("sparkpost", 400, {"errors": [{"code": "7000", "message": "Sending domain blacklisted"}]}, None, "blocked", "permanent", False, False),
+    ("sendgrid", 401, {"errors": [{"message": "authorization required", "field": None}]}, None, "auth_required", "permanent", False, False),
+    ("mailgun", 400, {"message": "'bcc' parameter is not a valid address. please check documentation"}, None, "address_invalid", "permanent", False, True),
+    ("mailgun", 402, None, None, "unknown", "permanent", False, False),
 ]  # fmt: skip
 
 
