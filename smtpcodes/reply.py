@@ -149,7 +149,11 @@ _LEADS = (
     ")",
     "diagnostic-code",
     "remote server",
+    "reason",
 )
+# Leads that count only with a colon: Exim's "after RCPT TO:<b@example.org>:",
+# "after end of data:", "after initial connection:".
+_LEADS_BEFORE_COLON = (">", "data", "connection")
 # A code followed by an enhanced code of the same class anywhere in a line. The
 # look-behind comes after the first digit so that the search can skip ahead to
 # a digit 2-5 instead of trying every position.
@@ -167,6 +171,11 @@ _IN_REPLY_TO = re.compile(
 _EXIM_AFTER = re.compile(
     r"\bafter (MAIL FROM|RCPT TO|DATA|end of data|EHLO|HELO|STARTTLS|AUTH|"
     r"initial connection|pipelined)",
+    re.IGNORECASE,
+)
+# Exim's other log form: "SMTP error from remote server for RCPT TO command, host: ...".
+_FOR_COMMAND = re.compile(
+    r"\bfor (MAIL FROM|RCPT TO|DATA|end of data|EHLO|HELO|STARTTLS|AUTH) command\b",
     re.IGNORECASE,
 )
 _HOST_SAID = re.compile(
@@ -226,6 +235,8 @@ def find_stage(text: str) -> str | None:
         m = _IN_REPLY_TO.search(text)
     if m is None and ("fter " in text or "FTER " in text):
         m = _EXIM_AFTER.search(text)
+    if m is None and ("ommand" in text or "OMMAND" in text):
+        m = _FOR_COMMAND.search(text)
     if m is None:
         return None
     return _STAGE_NAMES.get(m[1].lower())
@@ -276,11 +287,13 @@ def _code_after_lead(line: str) -> int | None:
     for m in _CODE_ANYWHERE.finditer(line):
         head = line[max(0, m.start() - 64) : m.start()]
         trimmed = head.rstrip(" \t")
-        if trimmed.endswith((":", "=")):
+        colon = trimmed.endswith((":", "="))
+        if colon:
             if len(head) - len(trimmed) > 8:
                 continue
             trimmed = trimmed[:-1].rstrip(" \t")
-        if trimmed[-15:].lower().endswith(_LEADS):
+        lead = trimmed[-15:].lower()
+        if lead.endswith(_LEADS) or (colon and lead.endswith(_LEADS_BEFORE_COLON)):
             return m.start()
     return None
 

@@ -113,6 +113,14 @@ class TestRecordedForms:
             ("[192.0.2.1]: 421 too busy", 421, "too busy"),
             ("Diagnostic-Code:\t550-5.7.1 blocked", 550, "blocked"),
             ("STATUS 554 rejected", 554, "rejected"),
+            (
+                "SMTP error from remote mail server after RCPT TO:<b@example.org>: 550 gone",
+                550,
+                "gone",
+            ),
+            ("SMTP error from remote mail server after end of data: 554 spam", 554, "spam"),
+            ("SMTP error from remote mail server after initial connection: 421 busy", 421, "busy"),
+            ("for RCPT TO command, host: mx.example.org (192.0.2.1) reason: 550 gone", 550, "gone"),
         ],
     )
     def test_code_after_a_lead_in_noise(self, text: str, code: int, message: str) -> None:
@@ -121,8 +129,24 @@ class TestRecordedForms:
         assert (r.code, r.text) == (code, message)
 
     @pytest.mark.parametrize(
+        ("text", "stage"),
+        [
+            ("SMTP error from remote mail server after RCPT TO:<b@example.org>: 550 x", "RCPT"),
+            ("SMTP error from remote mail server after end of data: 554 x", "EOM"),
+            ("SMTP error from remote mail server after initial connection: 421 x", "CONNECT"),
+            ("SMTP error from remote server for MAIL FROM command, reason: 553 x", "MAIL"),
+            ("SMTP error from remote server for RCPT TO command, host: h reason: 550 x", "RCPT"),
+        ],
+    )
+    def test_exim_forms_give_the_stage(self, text: str, stage: str) -> None:
+        """Exim's "after <command>:" and "for <command> command" name the stage."""
+        assert parse_reply(text).stage == stage
+
+    @pytest.mark.parametrize(
         "text",
         [
+            "the <list> 550 members",
+            "lost data 550 bytes",
             "the server said:          550 too far from its lead",
             "error=5500 not a code",
             "queued 250 messages said nobody",
