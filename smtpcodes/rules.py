@@ -266,19 +266,21 @@ class RuleSet:
             slots = sorted(parts)
             self._slots = tuple(parts[number] for number in slots)
             self._first_probe = len(slots)
-            self._re2 = Re2Prefilter(
-                [
-                    *(
-                        (
-                            _flagged_source(part),
-                            frozenset(w.decode() for w in part.index_words(frequency)),
-                        )
-                        for rule in self.rules
-                        for part in rule.parts[:_PART_SLOTS]
-                    ),
-                    *((source, frozenset()) for source in probes),
-                ]
+            self._re2_patterns = (
+                *(
+                    (
+                        _flagged_source(part),
+                        frozenset(w.decode() for w in part.index_words(frequency)),
+                    )
+                    for rule in self.rules
+                    for part in rule.parts[:_PART_SLOTS]
+                ),
+                *((source, frozenset()) for source in probes),
             )
+            self._re2 = Re2Prefilter(self._re2_patterns)
+            # The set for text that is not ASCII is built on the first such reply:
+            # few streams have one, and it would double the load time.
+            self._re2_unicode: Re2Prefilter | None = None
 
     @property
     def prefilter(self) -> str:
@@ -352,13 +354,17 @@ class RuleSet:
         passed = refused = -1
         prefilter = self._re2
         if prefilter is not None:
+            if lowered.isascii():
+                # RE2 already gave Python's answer for the parts it runs exactly;
+                # the other parts are confirmed by re.
+                trusted = prefilter.exact_indices
+            else:
+                prefilter = self._re2_unicode or self._unicode_prefilter()
+                trusted = prefilter.exact_indices  # none
             found = prefilter.candidates(lowered)
             first_probe = self._first_probe
             # Probes come after every part, so they sort last.
             probed = bool(found) and found[-1] >= first_probe
-            # On ASCII text RE2 already gave Python's answer for the parts it runs
-            # in full; other parts (and non-ASCII text) are confirmed by re.
-            trusted = prefilter.exact_indices if lowered.isascii() else frozenset()
             slots = self._slots
             for index in found:
                 if index >= first_probe:
@@ -375,6 +381,12 @@ class RuleSet:
                     return rules[rank], probed
             return None, probed
         return self._find_indexed(lowered, code, enhanced, stage, words), True
+
+    def _unicode_prefilter(self) -> Re2Prefilter:
+        # Two threads may both build it; either result is the same set.
+        built = Re2Prefilter(self._re2_patterns, unicode=True)
+        self._re2_unicode = built
+        return built
 
     def _find_indexed(
         self,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from smtpcodes.prefilter import re2_available, widen_for_re2
+from smtpcodes.prefilter import exact_in_re2, narrow_for_re2, re2_available, widen_for_re2
 from smtpcodes.rules import (
     RuleSet,
     _literal_first,
@@ -142,17 +142,65 @@ def test_unless_excludes_codes(prefilter: str) -> None:
 @pytest.mark.parametrize(
     ("pattern", "widened"),
     [
-        (r"\buser\s+unknown\b", r"\buser[\s\p{Z}\x{1c}-\x{1f}\x{85}]+unknown\b"),
-        (r"[\s-]x", r"[\s\p{Z}\x{1c}-\x{1f}\x{85}-]x"),
+        (r"\buser\s+unknown\b", r"user[\s\x0b\p{Z}\x{1c}-\x{1f}\x{85}]+unknown"),
+        (r"[\s-]x", r"[\s\x0b\p{Z}\x{1c}-\x{1f}\x{85}-]x"),
         (r"\S+\d", r"\S+[\d\p{Nd}]"),
         (r"a(?<!b)c", "ac"),
-        (r"\bx\b(?:[^.;]|\.(?=\w)){0,30}y", r"\bx\b(?:[^.;]|\.){0,30}y"),
+        (r"\bx\b(?:[^.;]|\.(?=\w)){0,30}y", r"x(?:[^.;]|\.){0,30}y"),
+        (r"[\b]x\B", r"[\b]x"),
         (r"(a)\1", None),
     ],
 )
 def test_widen_for_re2(pattern: str, widened: str | None) -> None:
-    """Unicode classes are widened and look-arounds dropped for RE2; back-references give None."""
+    """For any text: classes widened, look-arounds and word edges dropped; back-references None."""
     assert widen_for_re2(pattern) == widened
+
+
+@pytest.mark.parametrize(
+    ("pattern", "narrowed", "exact"),
+    [
+        (r"\buser\s+unknown\b", r"\buser[\s\x0b\x1c-\x1f]+unknown\b", True),
+        (r"\S+@\w+", r"[^\s\x0b\x1c-\x1f]+@\w+", True),
+        (r"[\S-]x", r"[\S-]x", False),
+        (r"a(?<!b)c", "ac", False),
+        (r"(a)\1", None, False),
+    ],
+)
+def test_narrow_for_re2(pattern: str, narrowed: str | None, exact: bool) -> None:
+    """For ASCII text the pattern keeps its word edges; Python's extra spaces are spelled out."""
+    assert narrow_for_re2(pattern) == narrowed
+    if narrowed is not None:
+        assert exact_in_re2(pattern) is exact
+
+
+@pytest.mark.skipif(not re2_available(), reason="google-re2 is not installed")
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"\bservice refus(?:e|é)\b", "550 service refusé"),
+        (r"\bпользователь не найден\b", "пользователь не найден"),  # noqa: RUF001
+        (r"\bx\s+y\b", "x\x0by"),
+        (r"\bx\s+y\b", "x\x1fy"),
+        (r"\bx\s+y\b", "x\u00a0y"),
+        (r"\bmail\b", "mail\u00e9 mail"),
+    ],
+)
+def test_re2_finds_what_python_finds(pattern: str, text: str) -> None:
+    """RE2 never misses a match Python's re makes, next to non-ASCII letters and odd spaces."""
+    assert re.search(pattern, text) is not None
+    rules = RuleSet([rule(pattern)], prefilter="re2")
+    found = rules.find(text.lower(), 550, None, None)
+    assert found is not None
+    assert found.id == "t.rule"
+
+
+@pytest.mark.skipif(not re2_available(), reason="google-re2 is not installed")
+def test_ascii_set_trusted_only_where_python_agrees() -> None:
+    """A vertical tab is no \\S to Python: the trusted ASCII answer must agree."""
+    rules = RuleSet([rule(r"\bx\S+y\b")], prefilter="re2")
+    assert rules.find("x\x0by", 550, None, None) is None
+    found = rules.find("xay", 550, None, None)
+    assert found is not None
 
 
 @pytest.mark.skipif(not re2_available(), reason="google-re2 is not installed")
