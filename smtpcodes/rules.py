@@ -48,13 +48,19 @@ __all__ = [
     "RuleMatch",
     "RuleSet",
     "compile_rule",
+    "is_unspaced",
     "required_words",
     "split_alternatives",
     "trigger_words",
     "words_of",
 ]
 
-_WORD = re.compile(r"[a-z0-9]+")
+# A word is a run of letters and digits (Python's \w without "_"), except in the
+# scripts written without spaces (Chinese, Japanese), where each character is a
+# word of its own: "用户不存在" is five words, so a rule can require any of them.
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(f"[{_UNSPACED}]|[^\\W_{_UNSPACED}]+")
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 _RULE_KEYS = frozenset(
     {
         "unless",
@@ -455,8 +461,19 @@ _TO_SPACE = bytes(c if c in _KEEP else 0x20 for c in range(256))
 
 
 def words_of(lowered: str) -> Words:
-    """The whole words (runs of a-z and 0-9) of a lower-cased text, as bytes."""
-    return set(lowered.encode("utf-8", "surrogatepass").translate(_TO_SPACE).split())
+    """The whole words of a lower-cased text, as bytes.
+
+    A word is a run of letters and digits; a Chinese or Japanese character is a
+    word by itself. ASCII text takes a faster path to the same result.
+    """
+    if lowered.isascii():
+        return set(lowered.encode().translate(_TO_SPACE).split())
+    return {word.encode("utf-8", "surrogatepass") for word in _WORD.findall(lowered)}
+
+
+def is_unspaced(word: str) -> bool:
+    """Whether ``word`` is one character of a script written without spaces (CJK)."""
+    return len(word) == 1 and _UNSPACED_CHAR.match(word) is not None
 
 
 # --- trigger-word derivation -------------------------------------------------------
@@ -569,7 +586,9 @@ def _requirements(items: list[Any], left: bool, right: bool) -> list[Group]:
             bounded_left = _edge_before(items, run_start, left)
             bounded_right = _edge_after(items, i - 1, right)
             for m in _WORD.finditer(run):
-                if (m.start() > 0 or bounded_left) and (m.end() < len(run) or bounded_right):
+                if is_unspaced(m[0]) or (
+                    (m.start() > 0 or bounded_left) and (m.end() < len(run) or bounded_right)
+                ):
                     groups.append(frozenset({m[0]}))
             run_start = -1
         if item is None:
@@ -723,7 +742,10 @@ def compile_rule(entry: Mapping[str, Any], order: int, source: str) -> Rule:
     ):
         words = frozenset(w.lower() for w in words_value)
     else:
-        raise _problem("words must be a list of single lower-case words (letters and digits)")
+        raise _problem(
+            "words must be a list of single lower-case words (letters and digits, or one "
+            "Chinese or Japanese character)"
+        )
     try:
         category = Category(entry.get("category"))
     except ValueError:

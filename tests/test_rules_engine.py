@@ -120,10 +120,36 @@ class TestMatching:
         for text in ("user overquota", "user over quota", "mailbox full"):
             assert rules.match(text, 552, None, None, words_of(text)) is not None, text
 
-    def test_words_of_matches_regex_tokens(self) -> None:
-        """words_of gives the same runs as [a-z0-9]+, as bytes."""
-        text = "550-5.1.1 <bob@x.org>: user\u00a0unknown, naïve"
+    def test_words_of_ascii_text_gives_letter_and_digit_runs(self) -> None:
+        """On ASCII text, words_of gives the runs of [a-z0-9], as bytes."""
+        text = "550-5.1.1 <bob@x.org>: user_unknown\tfull;  (#5.2.2)"
         assert words_of(text) == {w.encode() for w in re.findall("[a-z0-9]+", text)}
+
+    def test_words_of_other_scripts(self) -> None:
+        """Accented, Cyrillic and Greek words are whole words; each CJK character is one."""
+        text = "550 naïve\u00a0empfänger — пользователь не найден; 用户不存在 メール"
+        expected = {"550", "naïve", "empfänger", "пользователь", "не", "найден"}
+        expected |= set("用户不存在メール")
+        assert words_of(text) == {w.encode() for w in expected}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"\bempf(?:ä|ae)nger unbekannt\b", "550 empfänger unbekannt"),
+        (r"\bпользователь не найден\b", "550 пользователь не найден"),  # noqa: RUF001
+        ("用户不存在", "550 收件人用户不存在。"),
+        ("メールボックスが存在しません", "550 指定されたメールボックスが存在しません"),
+    ],
+)
+def test_rules_in_other_scripts(prefilter: str, pattern: str, text: str) -> None:
+    """Rules written in other scripts have trigger words and fire with either prefilter."""
+    assert trigger_words(pattern)
+    rules = RuleSet([rule(pattern)], prefilter=prefilter)
+    found = rules.find(text, 550, None, None)
+    assert found is not None
+    assert found.id == "t.rule"
+    assert rules.find("550 user unknown", 550, None, None) is None
 
 
 def test_unless_excludes_codes(prefilter: str) -> None:
