@@ -269,9 +269,8 @@ class RuleSet:
         if prefilter == "re2" or (prefilter == "auto" and re2_available()):
             # The RE2 set holds the parts in rank order, then the probes: the
             # positions it reports are already in precedence order.
-            slots = sorted(parts)
-            self._slots = tuple(parts[number] for number in slots)
-            self._first_probe = len(slots)
+            in_order = [parts[number] for number in sorted(parts)]
+            self._first_probe = len(in_order)
             self._re2_patterns = (
                 *(
                     (
@@ -284,9 +283,16 @@ class RuleSet:
                 *((source, frozenset()) for source in probes),
             )
             self._re2 = Re2Prefilter(self._re2_patterns)
+            # Per set position: the pattern that confirms a candidate (None where
+            # RE2's answer is exact), its rule's rank, and whether the rule has
+            # conditions to check.
+            self._confirm = [
+                (pattern, rank, self._conditional[rank]) for pattern, *_, rank in in_order
+            ]
+            self._re2_slots = self._slots_for(self._re2)
             # The set for text that is not ASCII is built on the first such reply:
             # few streams have one, and it would double the load time.
-            self._re2_unicode: Re2Prefilter | None = None
+            self._re2_unicode: tuple[Re2Prefilter, tuple[_Slot, ...]] | None = None
 
     @property
     def prefilter(self) -> str:
@@ -355,44 +361,47 @@ class RuleSet:
         without RE2 it is always True. (This is the hot path of classification,
         hence its style.)
         """
-        rules = self.rules
-        conditional = self._conditional
-        passed = refused = -1
         prefilter = self._re2
-        if prefilter is not None:
-            if lowered.isascii():
-                # RE2 already gave Python's answer for the parts it runs exactly;
-                # the other parts are confirmed by re.
-                trusted = prefilter.exact_indices
-            else:
-                prefilter = self._re2_unicode or self._unicode_prefilter()
-                trusted = prefilter.exact_indices  # none
-            found = prefilter.candidates(lowered)
-            first_probe = self._first_probe
-            # Probes come after every part, so they sort last.
-            probed = bool(found) and found[-1] >= first_probe
-            slots = self._slots
-            for index in found:
-                if index >= first_probe:
-                    break
-                pattern, _need, _any_of, rank = slots[index]
-                if rank == refused:
+        if prefilter is None:
+            return self._find_indexed(lowered, code, enhanced, stage, words), True
+        if lowered.isascii():
+            # RE2 already gave Python's answer for the parts it runs exactly.
+            slots = self._re2_slots
+        else:
+            prefilter, slots = self._re2_unicode or self._unicode_prefilter()
+        found = prefilter.candidates(lowered)
+        first_probe = self._first_probe
+        # Probes come after every part, so they sort last.
+        probed = bool(found) and found[-1] >= first_probe
+        rules = self.rules
+        passed = refused = -1
+        for index in found:
+            if index >= first_probe:
+                break
+            confirm, rank, conditional = slots[index]
+            if rank == refused:
+                continue
+            if conditional and rank != passed:
+                if not rules[rank].applies(code, enhanced, stage):
+                    refused = rank
                     continue
-                if rank != passed and conditional[rank]:
-                    if not rules[rank].applies(code, enhanced, stage):
-                        refused = rank
-                        continue
-                    passed = rank
-                if index in trusted or pattern.search(lowered) is not None:
-                    return rules[rank], probed
-            return None, probed
-        return self._find_indexed(lowered, code, enhanced, stage, words), True
+                passed = rank
+            if confirm is None or confirm.search(lowered) is not None:
+                return rules[rank], probed
+        return None, probed
 
-    def _unicode_prefilter(self) -> Re2Prefilter:
+    def _slots_for(self, prefilter: Re2Prefilter) -> tuple[_Slot, ...]:
+        exact = prefilter.exact_indices
+        return tuple(
+            (None if index in exact else pattern, rank, conditional)
+            for index, (pattern, rank, conditional) in enumerate(self._confirm)
+        )
+
+    def _unicode_prefilter(self) -> tuple[Re2Prefilter, tuple[_Slot, ...]]:
         # Two threads may both build it; either result is the same set.
         built = Re2Prefilter(self._re2_patterns, unicode=True)
-        self._re2_unicode = built
-        return built
+        self._re2_unicode = (built, self._slots_for(built))
+        return self._re2_unicode
 
     def _find_indexed(
         self,
@@ -435,6 +444,11 @@ class RuleSet:
 def _flagged_source(part: Part) -> str:
     """The part's pattern text, with its ignore-case flag inline (RE2 reads it there)."""
     return ("(?i)" + part.source) if part.pattern.flags & re.IGNORECASE else part.source
+
+
+# What the RE2 path keeps per set position: the confirming pattern (None when
+# RE2's answer is exact), the rule's rank, whether the rule has conditions.
+_Slot = tuple["re.Pattern[str] | None", int, bool]
 
 
 # At most this many alternatives of one pattern are indexed separately; a
