@@ -107,10 +107,12 @@ class Classifier:
         # stream's hot replies are back in it within a few of their repeats.
         self._cache: dict[object, Verdict] = {}
         self._cache_size = max(0, cache_size)
-        # Hashes of replies seen once. A verdict is cached on its reply's second
-        # sighting: a stream of distinct replies then keeps no verdicts alive
-        # (holding them cost ~10 % in memory traffic and garbage collection).
-        self._seen: set[int] = set()
+        # Replies seen once (at most 4,096 characters each, see classify). A
+        # verdict is cached on its reply's second sighting: a stream of distinct
+        # replies then keeps no verdicts alive (holding them cost ~10 % in memory
+        # traffic and garbage collection), only its texts.
+        self._seen: set[object] = set()
+        self._seen_size = 2 * self._cache_size
 
     @classmethod
     @functools.cache
@@ -153,16 +155,15 @@ class Classifier:
                 verdict = self._classify_text(text[:MAX_REPLY_CHARS], stage)
             if self._cache_size and len(given) <= _CACHED_LENGTH:
                 # Cached on the second sighting (see __init__).
-                digest = hash(key)
                 seen = self._seen
-                if digest in seen:
+                if key in seen:
                     if len(cache) >= self._cache_size:
                         cache.clear()
                     cache[key] = verdict
                 else:
-                    if len(seen) >= 4 * self._cache_size:
+                    if len(seen) >= self._seen_size:
                         seen.clear()
-                    seen.add(digest)
+                    seen.add(key)
             return verdict
         if isinstance(given, Reply):
             return self._classify_reply(given, stage)

@@ -261,7 +261,7 @@ class TestCache:
             classifier.classify(f"450 4.7.1 try {i}")
             classifier.classify(f"450 4.7.1 try {i}")
             assert len(classifier._cache) <= 4
-            assert len(classifier._seen) <= 16
+            assert len(classifier._seen) <= 8
 
     def test_a_reply_seen_once_is_not_kept(self) -> None:
         """A stream of distinct replies keeps no verdicts alive; a repeat is admitted."""
