@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -67,3 +68,36 @@ def agreement() -> Any:
 def labeled_verdict() -> Any:
     """verdict_fields, for tests that compare verdicts with labels."""
     return verdict_fields
+
+
+# The verdict fields the labeled API sets (api.dev.yaml, tests/data/api_audit.yaml) speak of.
+API_FIELDS = (
+    "outcome",
+    "category",
+    "retry",
+    "retry_after",
+    "suppress",
+    "scope",
+    "delivery_unknown",
+)
+# When an API row gives no `now`, reset windows count from this arbitrary fixed instant.
+API_DEFAULT_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+
+
+def api_verdict_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The labeled fields of classify_http's verdict for one labeled API row."""
+    from smtpcodes.apis.classify import classify_http
+
+    raw = row.get("now")
+    now = datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else API_DEFAULT_NOW
+    verdict = classify_http(
+        row["http_status"], row.get("body"), row.get("headers"), row.get("provider"), now
+    )
+    got = verdict.as_dict()
+    return {name: got[name] for name in API_FIELDS}
+
+
+@pytest.fixture
+def api_verdict() -> Any:
+    """api_verdict_fields, for the API accuracy tests."""
+    return api_verdict_fields

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from smtpcodes.apis.classify import classify_http
-
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "api.dev.yaml"
 FIELDS = ("outcome", "category", "retry", "retry_after", "suppress", "scope", "delivery_unknown")
 GATED = ("outcome", "retry", "suppress", "category")
-# When a row gives no `now`, windows count from an arbitrary fixed instant.
-DEFAULT_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -27,27 +22,12 @@ def _rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _now(row: dict[str, Any]) -> datetime:
-    raw = row.get("now")
-    if not raw:
-        return DEFAULT_NOW
-    return datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-
-
-def _predict(row: dict[str, Any]) -> dict[str, Any]:
-    verdict = classify_http(
-        row["http_status"], row.get("body"), row.get("headers"), row.get("provider"), _now(row)
-    )
-    got = verdict.as_dict()
-    return {name: got[name] for name in FIELDS}
-
-
-def _agreement() -> tuple[dict[str, float], list[str]]:
+def _agreement(predict: Any) -> tuple[dict[str, float], list[str]]:
     rows = _rows()
     hits: Counter[str] = Counter()
     misses: list[str] = []
     for row in rows:
-        got = _predict(row)
+        got = predict(row)
         for name in FIELDS:
             if got[name] == row["expected"][name]:
                 hits[name] += 1
@@ -58,9 +38,9 @@ def _agreement() -> tuple[dict[str, float], list[str]]:
     return {name: hits[name] / len(rows) for name in FIELDS}, misses
 
 
-def test_api_corpus_agreement_per_field() -> None:
+def test_api_corpus_agreement_per_field(api_verdict: Any) -> None:
     """Outcome, retry, suppress and category agree with >= 98 % of the labeled rows."""
-    scores, misses = _agreement()
+    scores, misses = _agreement(api_verdict)
     report = ", ".join(f"{name} {score:.1%}" for name, score in scores.items())
     print(f"\napi.dev.yaml agreement: {report}")
     for line in misses:
@@ -69,9 +49,9 @@ def test_api_corpus_agreement_per_field() -> None:
     assert not failing, f"below 98 %: {failing}; misses: {misses}"
 
 
-def test_api_corpus_windows_and_delivery_unknown() -> None:
+def test_api_corpus_windows_and_delivery_unknown(api_verdict: Any) -> None:
     """retry_after, scope and delivery_unknown agree with >= 95 % of the labeled rows."""
-    scores, misses = _agreement()
+    scores, misses = _agreement(api_verdict)
     failing = {
         name: scores[name]
         for name in ("retry_after", "scope", "delivery_unknown")
