@@ -226,16 +226,15 @@ def _decode(raw: object) -> tuple[str, bool]:
 
 def find_stage(text: str) -> str | None:
     """The SMTP stage a log or DSN text says the reply answered, if any."""
-    # Cheap substring tests first: most replies name no stage, and the
-    # case-insensitive patterns cannot use a literal-prefix scan.
-    # "eply to" / "fter " match both "reply to" and "Reply to" without lowering
-    # the whole text; the patterns themselves ignore case.
+    # Cheap substring tests on the lower-cased text first: most replies name no
+    # stage, and the case-insensitive patterns cannot use a literal-prefix scan.
+    lowered = text.lower()
     m = None
-    if "eply to" in text or "EPLY TO" in text:
+    if "reply to" in lowered:
         m = _IN_REPLY_TO.search(text)
-    if m is None and ("fter " in text or "FTER " in text):
+    if m is None and "after " in lowered:
         m = _EXIM_AFTER.search(text)
-    if m is None and ("ommand" in text or "OMMAND" in text):
+    if m is None and "command" in lowered:
         m = _FOR_COMMAND.search(text)
     if m is None:
         return None
