@@ -6,7 +6,7 @@ from smtpcodes.bounces.parse import parse_bounce
 from smtpcodes.bounces.synth import DsnRecipientSpec, make_dsn
 from smtpcodes.bounces.verdicts import reply_from_diagnostic
 from smtpcodes.classifier import classify
-from smtpcodes.verdict import Outcome
+from smtpcodes.verdict import Category, Outcome
 
 
 def _record(reply: str, status: str, action: str = "failed"):  # type: ignore[no-untyped-def]
@@ -67,3 +67,24 @@ def test_joined_multi_line_reply_is_read_as_one_reply() -> None:
     assert reply is not None
     assert reply.code == 550
     assert reply.text == "first part second part end"
+
+
+def test_failed_after_network_errors_means_the_message_expired() -> None:
+    """A failed DSN whose last error was a timeout: the MTA gave up, the message expired."""
+    diagnostic = "connect to mx.example.org[192.0.2.1]:25: Connection timed out"
+    failed = _record(diagnostic, "4.4.1")
+    assert failed.verdict.category is Category.EXPIRED
+    assert failed.verdict.outcome is Outcome.PERMANENT
+    assert failed.verdict.rule == "dsn.failed_after_retries"
+    assert failed.verdict.suppress is False
+    delayed = _record(diagnostic, "4.4.1", "delayed")
+    assert delayed.verdict.category is Category.NETWORK_ERROR
+    assert delayed.verdict.outcome is Outcome.TRANSIENT
+
+
+def test_failed_after_other_passing_errors_keeps_their_category() -> None:
+    """A 4xx block or a full mailbox in a failed DSN says more than 'expired' would."""
+    full = _record("452 4.2.2 Mailbox full", "4.2.2")
+    assert full.verdict.category is Category.MAILBOX_FULL
+    blocked = _record("451 4.7.1 Client host rejected: blocked using zen.spamhaus.org", "4.7.1")
+    assert blocked.verdict.category is Category.BLOCKED

@@ -145,7 +145,37 @@ def verdict_for(
     reply: Reply | None,
     diagnostic: str,
 ) -> Verdict:
-    """Classify one recipient's outcome following the module's precedence rules."""
+    """Classify one recipient's outcome following the module's precedence rules.
+
+    A ``failed`` recipient whose last error was a network one (no connection,
+    a timeout) failed because the reporting MTA gave up retrying: MTAs retry
+    those until the queue lifetime ends, so the message expired (the labeling
+    rules read a relay's "I'm not going to try again" so even under 451).
+    Other passing errors (a busy server, a 4xx block) keep their category,
+    which says more about what to fix.
+    """
+    verdict = _verdict_of(
+        classifier, action=action, status=status, reply=reply, diagnostic=diagnostic
+    )
+    if action == "failed" and verdict.category is Category.NETWORK_ERROR:
+        return make_verdict(
+            Category.EXPIRED,
+            Outcome.PERMANENT,
+            reply=verdict.reply,
+            rule="dsn.failed_after_retries",
+            policies=classifier.tables.categories,
+        )
+    return verdict
+
+
+def _verdict_of(
+    classifier: Classifier,
+    *,
+    action: str,
+    status: EnhancedCode | None,
+    reply: Reply | None,
+    diagnostic: str,
+) -> Verdict:
     if reply is not None:
         # A generic X.0.0 status says nothing the basic code does not; lend only a specific one.
         if (
