@@ -73,7 +73,7 @@ def widen_for_re2(source: str) -> str | None:
     word character to it). Returns None when the pattern uses syntax RE2 lacks
     and that cannot be dropped (back-references, atomic groups).
     """
-    return _rewrite(source, _WIDEN, drop_edges=True)
+    return _rewrite(source, unicode=True)
 
 
 def narrow_for_re2(source: str) -> str | None:
@@ -83,7 +83,7 @@ def narrow_for_re2(source: str) -> str | None:
     :func:`exact_in_re2`); ``\\s`` gets Python's extra ASCII spaces. None as for
     :func:`widen_for_re2`.
     """
-    return _rewrite(source, _NARROW, drop_edges=False)
+    return _rewrite(source, unicode=False)
 
 
 def exact_in_re2(source: str) -> bool:
@@ -92,14 +92,15 @@ def exact_in_re2(source: str) -> bool:
     Not so with a look-around (dropped), or ``\\S`` inside a class (RE2's
     ``\\S`` also takes ``\\v`` and ``\\x1c``-``\\x1f``).
     """
-    if _LOOKAROUND.search(source):
+    if has_lookaround(source):
         return False
     return not any(piece == "\\S" and in_class for _i, piece, in_class in pieces(source))
 
 
-def _rewrite(source: str, classes: dict[str, str], *, drop_edges: bool) -> str | None:
+def _rewrite(source: str, *, unicode: bool) -> str | None:
     if _UNSUPPORTED.search(source):
         return None
+    classes = _WIDEN if unicode else _NARROW
     out: list[str] = []
     skip_to = -1
     for index, piece, in_class in pieces(source):
@@ -111,8 +112,8 @@ def _rewrite(source: str, classes: dict[str, str], *, drop_edges: bool) -> str |
         elif piece == "\\S" and not in_class:
             # Python's \S leaves out the spaces its \s adds; on ASCII text RE2's
             # would take them.
-            out.append(f"[^{_ASCII_SPACE}]" if classes is _NARROW else piece)
-        elif drop_edges and piece in ("\\b", "\\B") and not in_class:
+            out.append(piece if unicode else f"[^{_ASCII_SPACE}]")
+        elif unicode and piece in ("\\b", "\\B") and not in_class:
             continue
         elif piece == "(" and not in_class and _LOOKAROUND.match(source, index):
             skip_to = group_end(source, index)
@@ -151,7 +152,6 @@ class Re2Prefilter:
         options.max_mem = 256 << 20
         self._set: Any = _re2.Set.SearchSet(options)
         exact: set[int] = set()
-        size = 0
         rewrite = widen_for_re2 if unicode else narrow_for_re2
         for index, (source, words) in enumerate(patterns):
             form = rewrite(source)
@@ -160,12 +160,10 @@ class Re2Prefilter:
                     exact.add(index)
             elif not (words and self._add("|".join(sorted(words)))):
                 self._add("")
-            size = index + 1
         self._set.Compile()
         # The wrapper's Match re-checks the type and re-encodes; the compiled set
         # underneath takes bytes directly. Fall back to the wrapper if it changes.
         self._match = getattr(getattr(self._set, "_set", None), "Match", None) or self._set.Match
-        self.size = size
         self.exact_indices = frozenset(exact)
 
     def _add(self, pattern: str) -> bool:
