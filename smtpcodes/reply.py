@@ -73,7 +73,6 @@ class EnhancedCode:
         return cls(int(m[1]), int(m[2]), int(m[3]))
 
 
-# Not slotted, for the reason given at Verdict: one is built per parsed reply.
 # Not slotted, for the reason given at smtpcodes.verdict.Verdict: one Reply is
 # built per parsed reply.
 @attrs.frozen(slots=False)

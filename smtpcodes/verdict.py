@@ -164,9 +164,6 @@ class ApiDetails:
 # Not slotted: attrs builds a frozen dict-backed instance by writing its
 # __dict__ directly, about 40 % cheaper than a slotted one's twelve
 # object.__setattr__ calls, and one Verdict is built per classified reply.
-# Not slotted: attrs builds a frozen dict-backed instance by writing its
-# __dict__ directly, about 40 % cheaper than a slotted one's twelve
-# object.__setattr__ calls, and one Verdict is built per classified reply.
 @attrs.frozen(slots=False)
 class Verdict:
     """The decision for one reply: the spec's seven fields plus provenance.
